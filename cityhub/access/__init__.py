@@ -1,0 +1,1 @@
+"""Authentication (passwords, tokens), the one policy for every access decision, and masking."""

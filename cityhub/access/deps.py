@@ -1,0 +1,50 @@
+"""FastAPI dependencies that resolve the acting principal from a bearer token or an API token."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.orm import Session
+
+from cityhub.access.principal import Principal
+from cityhub.access.tokens import API_TOKEN_PREFIX, decode_access_token, user_for_api_token
+from cityhub.kit.errors import Unauthorized
+from cityhub.kit.http import get_session
+from cityhub.kit.settings import Settings
+from cityhub.models.org import User
+from cityhub.org.service import principal_for
+
+_bearer = HTTPBearer(auto_error=False, description="an access token from /api/v1/auth/login, or an API token")
+
+# scope="function": the transaction commits before the response is sent, so a 2xx means it is durable.
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+
+
+def settings_of(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def current_principal(
+    request: Request,
+    session: SessionDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    if credentials is None or not credentials.credentials:
+        raise Unauthorized("log in first: send 'Authorization: Bearer <token>'")
+    token = credentials.credentials
+    if token.startswith(API_TOKEN_PREFIX):
+        user = user_for_api_token(session, token)
+    else:
+        user_id = decode_access_token(settings_of(request), token)
+        found = session.get(User, user_id)
+        if found is None or not found.active:
+            raise Unauthorized("the account is disabled or no longer exists")
+        user = found
+    return principal_for(session, user)
+
+
+PrincipalDep = Annotated[Principal, Depends(current_principal)]
+SettingsDep = Annotated[Settings, Depends(settings_of)]

@@ -1,0 +1,145 @@
+"""Login, token refresh, logout and API tokens for machine clients."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from fastapi import APIRouter, status
+from pydantic import BaseModel, Field
+from sqlalchemy import select
+
+from cityhub.access import policy, tokens
+from cityhub.access.deps import PrincipalDep, SessionDep, SettingsDep
+from cityhub.audit.hooks import bind_principal
+from cityhub.kit.errors import NotFound
+from cityhub.kit.timeutil import clock
+from cityhub.models.org import ApiToken, User
+
+router = APIRouter(tags=["auth"])
+
+
+class LoginIn(BaseModel):
+    username: str = Field(min_length=1, max_length=60)
+    password: str = Field(min_length=1, max_length=200)
+
+
+class RefreshIn(BaseModel):
+    refresh_token: str = Field(min_length=10, max_length=200)
+
+
+class TokenOut(BaseModel):
+    access_token: str
+    refresh_token: str
+    token_type: str = "bearer"
+    expires_in: int
+
+
+class MeOut(BaseModel):
+    id: int | None
+    username: str
+    role: str
+    role_label: str
+    department_id: int | None
+    area_id: int | None
+
+
+class ApiTokenIn(BaseModel):
+    name: str = Field(min_length=1, max_length=100)
+    username: str = Field(min_length=1, max_length=60, description="the (service) user the token acts as")
+    expires_at: datetime | None = None
+
+
+class ApiTokenOut(BaseModel):
+    id: int
+    name: str
+    prefix: str
+    user_id: int
+    created_at: datetime
+    expires_at: datetime | None
+    revoked_at: datetime | None
+    last_used_at: datetime | None
+    token: str | None = Field(None, description="the secret, shown only once at creation")
+
+
+@router.post("/auth/login", response_model=TokenOut)
+def login(body: LoginIn, session: SessionDep, settings: SettingsDep) -> TokenOut:
+    """Exchange a user name and password for a short-lived access token and a refresh token."""
+    user = tokens.authenticate(session, body.username, body.password)
+    pair = tokens.issue_tokens(session, settings, user)
+    return TokenOut(
+        access_token=pair.access_token, refresh_token=pair.refresh_token, expires_in=pair.expires_in
+    )
+
+
+@router.post("/auth/refresh", response_model=TokenOut)
+def refresh(body: RefreshIn, session: SessionDep, settings: SettingsDep) -> TokenOut:
+    """Rotate: the refresh token is used up and a new pair is issued."""
+    pair = tokens.refresh_tokens(session, settings, body.refresh_token)
+    return TokenOut(
+        access_token=pair.access_token, refresh_token=pair.refresh_token, expires_in=pair.expires_in
+    )
+
+
+@router.post("/auth/logout", status_code=status.HTTP_204_NO_CONTENT)
+def logout(principal: PrincipalDep, session: SessionDep) -> None:
+    """Revoke every refresh token of the user (access tokens expire on their own within minutes)."""
+    if principal.user_id is not None:
+        tokens.revoke_refresh_tokens(session, principal.user_id)
+
+
+@router.get("/auth/me", response_model=MeOut)
+def me(principal: PrincipalDep) -> MeOut:
+    """Who the token belongs to."""
+    return MeOut(
+        id=principal.user_id,
+        username=principal.username,
+        role=principal.role,
+        role_label=principal.role.label,
+        department_id=principal.department_id,
+        area_id=principal.area_id,
+    )
+
+
+def _token_out(row: ApiToken, secret: str | None = None) -> ApiTokenOut:
+    return ApiTokenOut(
+        id=row.id,
+        name=row.name,
+        prefix=row.prefix,
+        user_id=row.user_id,
+        created_at=row.created_at,
+        expires_at=row.expires_at,
+        revoked_at=row.revoked_at,
+        last_used_at=row.last_used_at,
+        token=secret,
+    )
+
+
+@router.post("/api-tokens", response_model=ApiTokenOut, status_code=status.HTTP_201_CREATED)
+def create_api_token(body: ApiTokenIn, principal: PrincipalDep, session: SessionDep) -> ApiTokenOut:
+    """Create an API token for a machine client (the secret is returned once)."""
+    policy.authorize(principal, "tokens.manage")
+    bind_principal(session, principal)
+    user = session.scalar(select(User).where(User.username == body.username))
+    if user is None:
+        raise NotFound(f"no user {body.username}")
+    row, secret = tokens.create_api_token(session, user, body.name, body.expires_at)
+    return _token_out(row, secret)
+
+
+@router.get("/api-tokens", response_model=list[ApiTokenOut])
+def list_api_tokens(principal: PrincipalDep, session: SessionDep) -> list[ApiTokenOut]:
+    """All API tokens, without their secrets."""
+    policy.authorize(principal, "tokens.manage")
+    return [_token_out(row) for row in session.scalars(select(ApiToken).order_by(ApiToken.id))]
+
+
+@router.delete("/api-tokens/{token_id}", status_code=status.HTTP_204_NO_CONTENT)
+def revoke_api_token(token_id: int, principal: PrincipalDep, session: SessionDep) -> None:
+    """Revoke an API token at once."""
+    policy.authorize(principal, "tokens.manage")
+    bind_principal(session, principal)
+    row = session.get(ApiToken, token_id)
+    if row is None:
+        raise NotFound(f"no API token {token_id}")
+    if row.revoked_at is None:
+        row.revoked_at = clock.now()

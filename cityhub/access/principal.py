@@ -1,0 +1,28 @@
+"""The acting principal: who is asking, in which role, for which department and area."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from cityhub.models.area import AreaLevel
+from cityhub.models.org import Role
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Everything the policy needs to decide, resolved once per request."""
+
+    user_id: int | None
+    username: str
+    role: Role
+    department_id: int | None = None
+    area_id: int | None = None
+    area_level: AreaLevel | None = None
+
+    @property
+    def display(self) -> str:
+        return self.username
+
+
+SYSTEM = Principal(user_id=None, username="system", role=Role.ADMIN)
+ANONYMOUS_CITIZEN = Principal(user_id=None, username="anonymous", role=Role.CITIZEN)

@@ -1,0 +1,90 @@
+"""Alerts (预警): lists, details, acknowledge, clear; registered people whose alerts carry their identity."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, status
+
+from cityhub.access import policy
+from cityhub.access.deps import PrincipalDep, SessionDep
+from cityhub.alerts import service, subjects, views
+from cityhub.alerts.schemas import AlertNoteIn, AlertOut, AlertPage, SubjectIn, SubjectOut
+from cityhub.geo import service as geo
+from cityhub.kit.timeutil import local_to_utc
+from cityhub.models.alert import AlertSource, AlertStatus
+from cityhub.models.indicator import WarningLevel
+
+router = APIRouter(tags=["alerts"])
+
+AlertId = Annotated[int, Path(ge=1, le=2**63 - 1, description="the alert's id")]
+
+
+@router.get("/alerts", response_model=AlertPage)
+def list_alerts(
+    principal: PrincipalDep,
+    session: SessionDep,
+    status_: Annotated[list[AlertStatus] | None, Query(alias="status")] = None,
+    level: WarningLevel | None = None,
+    min_level: WarningLevel | None = None,
+    source_kind: AlertSource | None = None,
+    type: Annotated[
+        str | None, Query(max_length=80, description="exact type, or a prefix ending in *")
+    ] = None,
+    area: Annotated[str | None, Query(max_length=20, description="an area code")] = None,
+    device: Annotated[str | None, Query(max_length=60)] = None,
+    since: datetime | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+) -> AlertPage:
+    """Alerts this principal may see, most recently seen first (default: the open ones)."""
+    policy.authorize(principal, "alerts.read")
+    f = service.AlertFilter(
+        status=status_ or [AlertStatus.ACTIVE, AlertStatus.ACKNOWLEDGED],
+        level=level,
+        min_level=min_level,
+        source_kind=source_kind,
+        type=type,
+        area_id=geo.get_area(session, area).id if area else None,
+        device=device,
+        since=local_to_utc(since),
+    )
+    rows, total = service.search(session, principal, f, limit=limit, offset=offset)
+    return AlertPage(items=views.page(session, principal, rows), total=total, limit=limit, offset=offset)
+
+
+@router.get("/alerts/{alert_id}", response_model=AlertOut)
+def get_alert(alert_id: AlertId, principal: PrincipalDep, session: SessionDep) -> AlertOut:
+    """One alert with its evidence (the readings that caused it) and its timeline; a registered person's
+    identity is shown only to the grid workers of their community (and that read is audited)."""
+    policy.authorize(principal, "alerts.read")
+    alert = service.get(session, principal, alert_id)
+    return views.page(session, principal, [alert], detail=True)[0]
+
+
+@router.post("/alerts/{alert_id}/acknowledge", response_model=AlertOut)
+def acknowledge_alert(
+    alert_id: AlertId, principal: PrincipalDep, session: SessionDep, body: AlertNoteIn | None = None
+) -> AlertOut:
+    """确认: seen and being handled; escalation stops (a worse level reactivates the alert)."""
+    alert = service.acknowledge(session, principal, alert_id, body.note if body else None)
+    return views.page(session, principal, [alert], detail=True)[0]
+
+
+@router.post("/alerts/{alert_id}/clear", response_model=AlertOut)
+def clear_alert(
+    alert_id: AlertId, principal: PrincipalDep, session: SessionDep, body: AlertNoteIn | None = None
+) -> AlertOut:
+    """解除: the situation is over or was a false alarm; the next trigger opens a new alert."""
+    alert = service.clear(session, principal, alert_id, body.note if body else None)
+    return views.page(session, principal, [alert], detail=True)[0]
+
+
+@router.post("/alert-subjects", response_model=SubjectOut, status_code=status.HTTP_201_CREATED)
+def register_subject(body: SubjectIn, principal: PrincipalDep, session: SessionDep) -> SubjectOut:
+    """Register a person whose meters are watched (独居老人), with their consent; a grid worker registers
+    people of their own community."""
+    subject = subjects.register(session, principal, body)
+    community = views.principal_community(session, principal)
+    return views.subject_view(session, principal, subject, community)

@@ -1,0 +1,68 @@
+"""Registered people whose alerts carry their identity (独居老人, with consent), and their meters."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from cityhub.access import policy
+from cityhub.access.principal import Principal
+from cityhub.alerts.schemas import SubjectIn
+from cityhub.alerts.views import principal_community
+from cityhub.audit.hooks import bind_principal
+from cityhub.geo import service as geo
+from cityhub.kit.bus import publish_after_commit
+from cityhub.kit.errors import Forbidden, Unprocessable
+from cityhub.kit.timeutil import clock
+from cityhub.models.alert import AlertSubject
+from cityhub.models.area import AreaLevel
+from cityhub.models.org import Role
+
+
+@dataclass(frozen=True)
+class SubjectRef:
+    id: int
+    area_id: int | None
+
+
+def register(session: Session, principal: Principal, data: SubjectIn) -> AlertSubject:
+    """Register a person (with their consent) living in a grid or community; a grid worker registers people
+    of their own community only."""
+    bind_principal(session, principal)
+    policy.authorize(principal, "alert_subjects.manage")
+    area = geo.get_area(session, data.area)
+    if area.level not in (AreaLevel.GRID, AreaLevel.COMMUNITY):
+        raise Unprocessable(f"{data.area} is a {area.level.value}; give the person's grid or community")
+    community_id = area.parent_id if area.level is AreaLevel.GRID else area.id
+    if principal.role is Role.GRID_WORKER and community_id != principal_community(session, principal):
+        raise Forbidden("a grid worker registers people of their own community only")
+    if data.consent_at.tzinfo is None:
+        raise Unprocessable("give the consent time with its UTC offset")
+    subject = AlertSubject(
+        kind=data.kind,
+        name=data.name,
+        phone=data.phone,
+        address=data.address,
+        area_id=area.id,
+        community_id=community_id,
+        devices=list(dict.fromkeys(data.devices)),
+        consent_at=data.consent_at,
+        active=True,
+        created_at=clock.now(),
+    )
+    session.add(subject)
+    session.flush()
+    # The stream learns whose meters these are on its next reload.
+    publish_after_commit(session, "indicators.changed", {"subject": subject.id})
+    return subject
+
+
+def by_device(session: Session) -> dict[str, SubjectRef]:
+    """Meter city code → the active registered person it belongs to."""
+    out: dict[str, SubjectRef] = {}
+    for subject in session.scalars(select(AlertSubject).where(AlertSubject.active.is_(True))):
+        for device in subject.devices or ():
+            out[str(device)] = SubjectRef(subject.id, subject.area_id)
+    return out

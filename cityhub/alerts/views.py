@@ -1,0 +1,163 @@
+"""How an alert is shown to a principal: lookups in bulk (no N+1); a registered person's identity masked
+unless the reader is a grid worker of their community, and every unmasked read audited."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from cityhub.access import policy
+from cityhub.access.masking import mask_name, mask_phone
+from cityhub.access.principal import Principal
+from cityhub.alerts.schemas import AlertOut, SubjectOut
+from cityhub.audit.hooks import record
+from cityhub.events.schemas import AreaRef, DepartmentRef
+from cityhub.models.alert import Alert, AlertSubject, LinkageRule
+from cityhub.models.area import Area, AreaLevel
+from cityhub.models.event import Event
+from cityhub.models.indicator import Indicator
+from cityhub.models.org import Department
+
+
+def _pairs(rows: Iterable[Any]) -> dict[int, str]:
+    return {key: value for key, value in rows}
+
+
+def principal_community(session: Session, principal: Principal) -> int | None:
+    """The community a grid worker looks after (their grid's parent, or their community itself)."""
+    if principal.area_id is None:
+        return None
+    if principal.area_level is AreaLevel.COMMUNITY:
+        return principal.area_id
+    if principal.area_level is AreaLevel.GRID:
+        return session.scalar(select(Area.parent_id).where(Area.id == principal.area_id))
+    return None
+
+
+class _Lookups:
+    def __init__(self, session: Session, alerts: Sequence[Alert]) -> None:
+        area_ids = {
+            x
+            for a in alerts
+            for x in (a.district_id, a.street_id, a.community_id, a.grid_id)
+            if x is not None
+        }
+        self.areas = {a.id: a for a in session.scalars(select(Area).where(Area.id.in_(area_ids)))}
+        dept_ids = {a.department_id for a in alerts if a.department_id is not None}
+        self.departments = {
+            d.id: d for d in session.scalars(select(Department).where(Department.id.in_(dept_ids)))
+        }
+        ind_ids = {a.indicator_id for a in alerts if a.indicator_id is not None}
+        self.indicators = _pairs(
+            session.execute(select(Indicator.id, Indicator.key).where(Indicator.id.in_(ind_ids)))
+        )
+        rule_ids = {a.rule_id for a in alerts if a.rule_id is not None}
+        self.rules = _pairs(
+            session.execute(select(LinkageRule.id, LinkageRule.key).where(LinkageRule.id.in_(rule_ids)))
+        )
+        event_ids = {a.event_id for a in alerts if a.event_id is not None}
+        self.events = _pairs(session.execute(select(Event.id, Event.number).where(Event.id.in_(event_ids))))
+        subject_ids = {a.subject_id for a in alerts if a.subject_id is not None}
+        self.subjects = {
+            s.id: s for s in session.scalars(select(AlertSubject).where(AlertSubject.id.in_(subject_ids)))
+        }
+
+    def areas_of(self, alert: Alert) -> dict[str, AreaRef]:
+        out: dict[str, AreaRef] = {}
+        for level, area_id in (
+            ("district", alert.district_id),
+            ("street", alert.street_id),
+            ("community", alert.community_id),
+            ("grid", alert.grid_id),
+        ):
+            area = self.areas.get(area_id) if area_id is not None else None
+            if area is not None:
+                out[level] = AreaRef(id=area.id, code=area.code, name=area.name)
+        return out
+
+    def department(self, dept_id: int | None) -> DepartmentRef | None:
+        d = self.departments.get(dept_id) if dept_id is not None else None
+        return DepartmentRef(id=d.id, code=d.code, name=d.name) if d else None
+
+
+def subject_view(
+    session: Session, principal: Principal, subject: AlertSubject, community: int | None
+) -> SubjectOut:
+    """The person, unmasked only for their community's grid worker (audited), masked for everyone else."""
+    if policy.sees_alert_subject(principal, subject.community_id, community):
+        record(
+            session,
+            principal,
+            "read_personal_data",
+            "alert_subjects",
+            str(subject.id),
+            {"fields": ["name", "phone", "address"]},
+            purpose="上门探视 (visit the person the alert is about)",
+        )
+        return SubjectOut(
+            id=subject.id,
+            kind=subject.kind,
+            name=subject.name,
+            phone=subject.phone,
+            address=subject.address,
+            masked=False,
+        )
+    return SubjectOut(
+        id=subject.id,
+        kind=subject.kind,
+        name=mask_name(subject.name),
+        phone=mask_phone(subject.phone),
+        address=None,
+        masked=True,
+    )
+
+
+def page(
+    session: Session, principal: Principal, alerts: Sequence[Alert], *, detail: bool = False
+) -> list[AlertOut]:
+    lk = _Lookups(session, alerts)
+    community = principal_community(session, principal) if lk.subjects else None
+    return [_one(session, principal, alert, lk, community, detail=detail) for alert in alerts]
+
+
+def _one(
+    session: Session, principal: Principal, alert: Alert, lk: _Lookups, community: int | None, *, detail: bool
+) -> AlertOut:
+    subject = lk.subjects.get(alert.subject_id) if alert.subject_id is not None else None
+    number = lk.events.get(alert.event_id) if alert.event_id is not None else None
+    return AlertOut(
+        id=alert.id,
+        type=alert.type,
+        source_kind=alert.source_kind.value,
+        source=alert.source,
+        title=alert.title,
+        level=alert.level.value,
+        level_label=alert.level.label,
+        colour=alert.level.colour,
+        status=alert.status.value,
+        status_label=alert.status.label,
+        value=alert.value,
+        count=alert.count,
+        first_seen=alert.first_seen,
+        last_seen=alert.last_seen,
+        device=alert.device,
+        metric=alert.metric,
+        indicator=lk.indicators.get(alert.indicator_id) if alert.indicator_id is not None else None,
+        rule=lk.rules.get(alert.rule_id) if alert.rule_id is not None else None,
+        areas=lk.areas_of(alert),
+        department=lk.department(alert.department_id),
+        event={"id": alert.event_id, "number": number} if alert.event_id is not None else None,
+        # Identity is revealed (and audited) on the detail view only; lists always mask it.
+        subject=subject_view(session, principal, subject, community if detail else None) if subject else None,
+        notify=list(alert.notify),
+        escalation_step=alert.escalation_step,
+        next_escalation_at=alert.next_escalation_at,
+        acknowledged_at=alert.acknowledged_at,
+        cleared_at=alert.cleared_at,
+        clear_reason=alert.clear_reason,
+        evidence=list(alert.evidence),
+        timeline=list(alert.timeline) if detail else None,
+    )

@@ -1,0 +1,375 @@
+"""The ``cityhub`` command line: the same service layer as the API, acting as the system principal."""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+import secrets
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from cityhub.access.principal import SYSTEM
+from cityhub.audit import hooks as audit_hooks
+from cityhub.kit.db import make_engine, make_session_factory, unit_of_work
+from cityhub.kit.errors import CityHubError
+from cityhub.kit.migrate import upgrade
+from cityhub.kit.settings import Settings, get_settings
+from cityhub.kit.timeutil import local_to_utc
+
+app = typer.Typer(
+    help="cityhub — city operations and governance hub (城市运行和治理智能中枢)", no_args_is_help=True
+)
+geo_app = typer.Typer(help="Areas and boundaries.", no_args_is_help=True)
+categories_app = typer.Typer(help="The event category taxonomy.", no_args_is_help=True)
+users_app = typer.Typer(help="Users and API tokens.", no_args_is_help=True)
+routing_app = typer.Typer(help="The routing table.", no_args_is_help=True)
+report_app = typer.Typer(help="Evaluation reports (考核).", no_args_is_help=True)
+app.add_typer(geo_app, name="geo")
+app.add_typer(categories_app, name="categories")
+app.add_typer(users_app, name="users")
+app.add_typer(routing_app, name="routing")
+app.add_typer(report_app, name="report")
+
+
+def _mount_optional() -> None:
+    """Domains that bring their own sub-commands."""
+    from cityhub.anomaly.cli import app as anomaly_app
+    from cityhub.catalog.cli import app as catalog_app
+    from cityhub.dispatch.cli import app as dispatch_app
+    from cityhub.entities.cli import app as entities_app
+    from cityhub.telemetry.cli import app as telemetry_app
+
+    app.add_typer(dispatch_app, name="dispatch", help="Train and run the dispatch classifier.")
+    _mount_dispatch(dispatch_app)
+    app.add_typer(anomaly_app, name="anomaly", help="Anomaly detection on sensor series.")
+    _mount_sensing()
+    app.add_typer(entities_app, name="entities", help="The city code registry (一码通城).")
+    app.add_typer(telemetry_app, name="telemetry", help="Telemetry: replay, dead letters, rollups.")
+    app.add_typer(catalog_app, name="catalog", help="The public data catalog (一本账), quality, DCAT-AP.")
+
+
+def _mount_dispatch(dispatch_app: typer.Typer) -> None:
+    """The hub's own dispatch commands beside train/predict: models, gazetteer, hot spots (issue 4)."""
+    from cityhub.dispatch.manage import gazetteer_app, hotspots, models_app
+
+    dispatch_app.add_typer(models_app, name="models")
+    dispatch_app.add_typer(gazetteer_app, name="gazetteer")
+    dispatch_app.command("hotspots")(hotspots)
+
+
+def _mount_sensing() -> None:
+    """Indicators, linkage rules, scenario packs and the sensor simulator (issue 3)."""
+    from cityhub.indicators.cli import app as indicators_app
+    from cityhub.rules.cli import app as rules_app
+    from cityhub.scenarios.cli import app as scenarios_app
+    from cityhub.scenarios.cli import simulate
+
+    app.add_typer(indicators_app, name="indicators")
+    app.add_typer(rules_app, name="rules")
+    app.add_typer(scenarios_app, name="scenarios")
+    app.command("simulate")(simulate)
+
+
+def fail(message: str) -> typer.Exit:
+    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
+    return typer.Exit(code=2)
+
+
+@contextmanager
+def system_session(settings: Settings | None = None) -> Iterator[Session]:
+    """A migrated database and one transaction acting as the system; business errors end the command."""
+    settings = settings or get_settings()
+    engine = make_engine(settings.effective_database_url)
+    upgrade(engine)
+    audit_hooks.install()
+    try:
+        with unit_of_work(make_session_factory(engine)) as session:
+            audit_hooks.bind_principal(session, SYSTEM)
+            yield session
+    except CityHubError as exc:
+        raise fail(exc.message) from exc
+    finally:
+        engine.dispose()
+
+
+@app.command()
+def migrate() -> None:
+    """Create or upgrade the database schema (CITYHUB_DATABASE_URL, default SQLite in the data dir)."""
+    settings = get_settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(settings.effective_database_url)
+    upgrade(engine)
+    engine.dispose()
+    typer.echo(f"database at head: {engine.url.render_as_string(hide_password=True)}")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="port")] = 8000,
+) -> None:
+    """Run the hub (API, Open311, scheduler) on the configured database."""
+    import uvicorn
+
+    from cityhub.app import create_app
+
+    settings = get_settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(settings.effective_database_url)
+    upgrade(engine)
+    uvicorn.run(create_app(settings, make_session_factory(engine)), host=host, port=port, log_level="info")
+
+
+@app.command()
+def demo(
+    port: Annotated[int, typer.Option(help="port")] = 8000,
+    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
+    data_dir: Annotated[Path, typer.Option(help="where the embedded database lives")] = Path("data/demo"),
+    demo_password: Annotated[
+        str | None, typer.Option(help="password of every demo user (default: a random one, printed)")
+    ] = None,
+    fresh: Annotated[bool, typer.Option(help="delete the demo database first")] = False,
+    backfill_days: Annotated[int, typer.Option(help="days of history to generate")] = 7,
+    step_seconds: Annotated[float, typer.Option(help="seconds between simulated steps")] = 10.0,
+) -> None:
+    """Bring up the demo city of Qingdao 青岛 (370200) on the embedded database, with events flowing."""
+    from cityhub.sim.demo import run_demo
+
+    run_demo(
+        host=host,
+        port=port,
+        data_dir=data_dir,
+        password=demo_password or secrets.token_urlsafe(9),
+        fresh=fresh,
+        backfill_days=backfill_days,
+        step_seconds=step_seconds,
+    )
+
+
+@geo_app.command("import")
+def geo_import(
+    file: Annotated[Path, typer.Argument(help="GeoJSON FeatureCollection of areas")],
+    crs: Annotated[str, typer.Option(help="coordinate system of the file: wgs84 or gcj02")] = "wgs84",
+    level: Annotated[str | None, typer.Option(help="level of every feature (else from a property)")] = None,
+    code_prop: Annotated[str, typer.Option(help="property holding the area code")] = "adcode",
+    name_prop: Annotated[str, typer.Option(help="property holding the name")] = "name",
+    level_prop: Annotated[str | None, typer.Option(help="property holding the level")] = "level",
+    parent: Annotated[str | None, typer.Option(help="code of the parent of every feature")] = None,
+    parent_prop: Annotated[str | None, typer.Option(help="property holding the parent code")] = None,
+) -> None:
+    """Import any city's boundaries (districts, streets, grids) from GeoJSON."""
+    from cityhub.geo import service as geo
+    from cityhub.geo.crs import CRS
+    from cityhub.geo.sources import read_geojson_areas
+
+    if not file.is_file():
+        raise fail(f"no such file: {file}")
+    try:
+        records = read_geojson_areas(
+            file,
+            crs=CRS(crs),
+            code_prop=code_prop,
+            name_prop=name_prop,
+            level_prop=None if level else level_prop,
+            level=level,
+            parent_prop=parent_prop,
+        )
+    except (ValueError, KeyError, json.JSONDecodeError) as exc:
+        raise fail(str(exc)) from exc
+    if parent:
+        records = [r if r.parent_code else dataclasses.replace(r, parent_code=parent) for r in records]
+    with system_session() as session:
+        count = geo.import_records(session, records)
+    typer.echo(f"imported {count} areas from {file}")
+
+
+@categories_app.command("import")
+def categories_import(file: Annotated[Path, typer.Argument(help="CSV, one column per level")]) -> None:
+    """Import a category taxonomy (e.g. label_taxonomy_3level.csv)."""
+    from cityhub.events import categories
+
+    try:
+        text = file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise fail(f"cannot read {file} as UTF-8: {exc}") from exc
+    with system_session() as session:
+        created = categories.import_csv(session, text)
+    typer.echo(f"{created} new categories")
+
+
+@users_app.command("create")
+def users_create(
+    username: str,
+    role: Annotated[
+        str, typer.Option(help="admin, dispatcher, handler, grid_worker, supervisor, data_steward, citizen")
+    ],
+    password: Annotated[str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True)],
+    department: Annotated[str | None, typer.Option(help="department code")] = None,
+    area: Annotated[str | None, typer.Option(help="area code of responsibility")] = None,
+) -> None:
+    """Create a user."""
+    from cityhub.geo import service as geo
+    from cityhub.models.org import Department, Role
+    from cityhub.org import service as org
+
+    try:
+        role_value = Role(role)
+    except ValueError as exc:
+        raise fail(f"unknown role {role}") from exc
+    with system_session() as session:
+        dept_id = None
+        if department:
+            dept_id = session.scalar(select(Department.id).where(Department.code == department))
+            if dept_id is None:
+                raise fail(f"no department {department}")
+        area_id = geo.get_area(session, area).id if area else None
+        user = org.create_user(
+            session,
+            username=username,
+            password=password,
+            role=role_value,
+            department_id=dept_id,
+            area_id=area_id,
+        )
+    typer.echo(f"created user {user.username} ({role_value.label})")
+
+
+@users_app.command("token")
+def users_token(
+    username: str, name: Annotated[str, typer.Option(help="what the token is for")] = "machine client"
+) -> None:
+    """Create an API token for a machine client (printed once)."""
+    from cityhub.access.tokens import create_api_token
+    from cityhub.models.org import User
+
+    with system_session() as session:
+        user = session.scalar(select(User).where(User.username == username))
+        if user is None:
+            raise fail(f"no user {username}")
+        _row, secret = create_api_token(session, user, name)
+    typer.echo(secret)
+
+
+@routing_app.command("list")
+def routing_list() -> None:
+    """Print the routing table."""
+    from cityhub.models import Area, Category, Department, RoutingRule
+
+    with system_session() as session:
+        names = {d.id: d.name for d in session.scalars(select(Department))}
+        cats = {c.id: c.path for c in session.scalars(select(Category))}
+        areas = {
+            a.id: a.name for a in session.scalars(select(Area).where(Area.level.in_(["city", "district"])))
+        }
+        for rule in session.scalars(select(RoutingRule).order_by(RoutingRule.id)):
+            co = ", ".join(names.get(d, str(d)) for d in rule.co_department_ids)
+            typer.echo(
+                f"{rule.id:>4}  {cats.get(rule.category_id or -1, '(any category)'):<30} "
+                f"{areas.get(rule.area_id or -1, '(anywhere)'):<8} → {names[rule.lead_department_id]}"
+                + (f" + {co}" if co else "")
+            )
+
+
+@routing_app.command("add")
+def routing_add(
+    lead: Annotated[str, typer.Option(help="lead department code")],
+    category: Annotated[str | None, typer.Option(help="category code or path")] = None,
+    area: Annotated[str | None, typer.Option(help="area code")] = None,
+    co: Annotated[list[str] | None, typer.Option(help="co-handling department code (repeatable)")] = None,
+) -> None:
+    """Add or replace a routing rule."""
+    from cityhub.dispatch import routing
+    from cityhub.events import categories
+    from cityhub.geo import service as geo
+    from cityhub.models import Department
+
+    with system_session() as session:
+        codes = {d.code: d.id for d in session.scalars(select(Department))}
+        missing = [c for c in [lead, *(co or [])] if c not in codes]
+        if missing:
+            raise fail(f"unknown department code(s): {', '.join(missing)}")
+        rule = routing.add_rule(
+            session,
+            lead_department_id=codes[lead],
+            category_id=categories.find(session, category).id if category else None,
+            area_id=geo.get_area(session, area).id if area else None,
+            co_department_ids=tuple(codes[c] for c in co or []),
+        )
+    typer.echo(f"routing rule {rule.id} saved")
+
+
+@report_app.command("evaluation")
+def report_evaluation(
+    group_by: Annotated[str, typer.Option(help="department, district, street or category")] = "department",
+    since: Annotated[
+        datetime | None, typer.Option(help="from (local time unless an offset is given)")
+    ] = None,
+    until: Annotated[datetime | None, typer.Option(help="until (exclusive)")] = None,
+    output: Annotated[str, typer.Option(help="table, csv or json")] = "table",
+) -> None:
+    """The evaluation report: volume, on-time rates, returns, resolution, satisfaction, handling time."""
+    from cityhub.events import evaluation
+
+    try:
+        grouping = evaluation.GroupBy(group_by)
+    except ValueError as exc:
+        raise fail(f"--group-by must be one of: {', '.join(g.value for g in evaluation.GroupBy)}") from exc
+    if output not in ("table", "csv", "json"):
+        raise fail("--output must be table, csv or json")
+    with system_session() as session:
+        rows = [
+            r.as_dict()
+            for r in evaluation.report(session, SYSTEM, grouping, local_to_utc(since), local_to_utc(until))
+        ]
+    _print_rows(rows, output)
+
+
+def _print_rows(rows: list[dict[str, object]], output: str) -> None:
+    if output == "json":
+        typer.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    if not rows:
+        typer.echo("(no data in this period)")
+        return
+    if output == "csv":
+        writer = csv.DictWriter(sys.stdout, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+        return
+    headers = ["name", "volume", "签收及时率", "办结及时率", "退单率", "办结率", "满意率", "平均时长(h)"]
+    keys = [
+        "name",
+        "volume",
+        "signed_on_time_rate",
+        "resolved_on_time_rate",
+        "return_rate",
+        "resolution_rate",
+        "satisfaction_rate",
+        "mean_handling_hours",
+    ]
+    typer.echo("  ".join(f"{h:>10}" for h in headers))
+    for row in rows:
+        cells = [_cell(row[k]) for k in keys]
+        typer.echo("  ".join(f"{c:>10}" for c in cells))
+
+
+def _cell(value: object) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, float):
+        return f"{value:.1%}" if value <= 1 else f"{value:.1f}"
+    return str(value)
+
+
+def main() -> None:
+    _mount_optional()
+    app()

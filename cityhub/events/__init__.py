@@ -1,0 +1,1 @@
+"""Events: intake, lifecycle, deadlines, supervision and evaluation."""

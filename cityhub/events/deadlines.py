@@ -1,0 +1,160 @@
+"""Deadlines: SLAs per category and urgency, counted on the working calendar; the 临期/超期 scan."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import lru_cache
+from pathlib import Path
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from cityhub.events.calendar import Deadline, WorkCalendar
+from cityhub.events.categories import lineage
+from cityhub.kit.errors import Unprocessable
+from cityhub.models.event import (
+    AssignmentRole,
+    DeadlineState,
+    Event,
+    EventAction,
+    EventAssignment,
+    EventStatus,
+    Urgency,
+)
+from cityhub.models.routing import SlaPolicy
+
+# Used when no SLA row matches: sign within 2 working hours, resolve within 5 working days.
+DEFAULT_SLA = ("2wh", "5wd")
+
+
+@dataclass(frozen=True)
+class Sla:
+    sign_within: Deadline
+    resolve_within: Deadline
+
+
+@lru_cache(maxsize=8)
+def calendar(path: Path | None = None) -> WorkCalendar:
+    return WorkCalendar.load(path)
+
+
+def parse_deadline(text: str) -> Deadline:
+    try:
+        return Deadline.parse(text)
+    except ValueError as exc:
+        raise Unprocessable(str(exc)) from exc
+
+
+def find_sla(session: Session, category_id: int | None, urgency: Urgency) -> Sla:
+    """The most specific SLA: category (deepest first) beats urgency beats the catch-all."""
+    categories = lineage(session, category_id)
+    rows = session.scalars(
+        select(SlaPolicy).where(
+            or_(SlaPolicy.category_id.is_(None), SlaPolicy.category_id.in_(categories)),
+            or_(SlaPolicy.urgency.is_(None), SlaPolicy.urgency == urgency.value),
+        )
+    ).all()
+    if not rows:
+        return Sla(Deadline.parse(DEFAULT_SLA[0]), Deadline.parse(DEFAULT_SLA[1]))
+
+    def specificity(row: SlaPolicy) -> tuple[int, int]:
+        cat = len(categories) - categories.index(row.category_id) if row.category_id in categories else 0
+        return (cat, 1 if row.urgency else 0)
+
+    best = max(rows, key=specificity)
+    return Sla(Deadline.parse(best.sign_within), Deadline.parse(best.resolve_within))
+
+
+def set_sla(
+    session: Session,
+    *,
+    category_id: int | None,
+    urgency: Urgency | None,
+    sign_within: str,
+    resolve_within: str,
+) -> SlaPolicy:
+    parse_deadline(sign_within)
+    parse_deadline(resolve_within)
+    same_cat = (
+        SlaPolicy.category_id.is_(None) if category_id is None else SlaPolicy.category_id == category_id
+    )
+    same_urg = SlaPolicy.urgency.is_(None) if urgency is None else SlaPolicy.urgency == urgency.value
+    row = session.scalar(select(SlaPolicy).where(same_cat, same_urg))
+    if row is None:
+        row = SlaPolicy(category_id=category_id, urgency=urgency.value if urgency else None)
+        session.add(row)
+    row.sign_within, row.resolve_within = sign_within, resolve_within
+    session.flush()
+    return row
+
+
+def deadline_state(
+    start: datetime | None, deadline: datetime | None, now: datetime, near: float
+) -> DeadlineState:
+    """Overdue past the deadline; near (临期) once less than ``near`` of the allowed time is left."""
+    if deadline is None:
+        return DeadlineState.NORMAL
+    if now > deadline:
+        return DeadlineState.OVERDUE
+    if start is not None and now >= deadline - (deadline - start) * near:
+        return DeadlineState.NEAR
+    return DeadlineState.NORMAL
+
+
+def current_deadline(event: Event) -> tuple[datetime | None, datetime | None]:
+    """(clock start, deadline) that matters now: signing until signed, then resolution."""
+    if event.status is EventStatus.DISPATCHED:
+        return event.dispatched_at, event.sign_deadline
+    if event.status in (EventStatus.ACCEPTED, EventStatus.IN_PROGRESS):
+        return event.dispatched_at, event.resolve_deadline
+    return None, None
+
+
+def scan(session: Session, now: datetime, near: float) -> dict[str, int]:
+    """Update 临期/超期 on every working event and escalate the newly overdue to supervision."""
+    counts = {"near": 0, "overdue": 0, "escalated": 0}
+    working = (EventStatus.DISPATCHED, EventStatus.ACCEPTED, EventStatus.IN_PROGRESS)
+    for event in session.scalars(select(Event).where(Event.status.in_(working))):
+        start, deadline = current_deadline(event)
+        state = deadline_state(start, deadline, now, near)
+        if state is not event.deadline_state:
+            event.deadline_state = state
+            event.updated_at = now
+        if state is DeadlineState.NEAR:
+            counts["near"] += 1
+        elif state is DeadlineState.OVERDUE:
+            counts["overdue"] += 1
+            if not event.escalated:
+                _escalate(session, event, now)
+                counts["escalated"] += 1
+    session.flush()
+    return counts
+
+
+def _escalate(session: Session, event: Event, now: datetime) -> None:
+    event.escalated = True
+    event.supervised = True
+    lead = session.scalar(
+        select(EventAssignment).where(
+            EventAssignment.event_id == event.id, EventAssignment.role == AssignmentRole.LEAD
+        )
+    )
+    session.add(
+        EventAction(
+            event_id=event.id,
+            at=now,
+            actor="system",
+            action="escalate",
+            from_status=event.status.value,
+            to_status=event.status.value,
+            department_id=lead.department_id if lead else None,
+            note="超期未办，已升级督办 (overdue: escalated to supervision)",
+            data={"level": "district" if event.district_id else "city"},
+        )
+    )
+
+
+def shift(deadline: datetime | None, cal: WorkCalendar, paused: timedelta) -> datetime | None:
+    """Move a deadline by working time spent suspended (挂起 stops the clock)."""
+    return None if deadline is None else cal.add_working_time(deadline, paused)

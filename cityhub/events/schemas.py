@@ -1,0 +1,187 @@
+"""Request and response models of the event API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from cityhub.geo.crs import CRS
+from cityhub.models.event import Channel, Urgency
+
+PHONE_PATTERN = r"^\+?[0-9][0-9\- ]{4,19}$"
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class LocationIn(Strict):
+    lon: float = Field(ge=-180, le=180, description="longitude in the declared coordinate system")
+    lat: float = Field(ge=-90, le=90)
+    crs: CRS = Field(CRS.WGS84, description="wgs84 (GPS) or gcj02 (Chinese base maps)")
+
+
+class ReporterIn(Strict):
+    name: Annotated[str, Field(min_length=1, max_length=50)] | None = None
+    phone: Annotated[str, Field(pattern=PHONE_PATTERN)] | None = None
+    anonymous: bool = False
+
+
+class AttachmentIn(Strict):
+    filename: str = Field(min_length=1, max_length=200)
+    content_type: str = Field(min_length=3, max_length=100, pattern=r"^[\w.+-]+/[\w.+-]+$")
+    size: int = Field(ge=0, le=1_073_741_824)
+    sha256: str | None = Field(None, pattern=r"^[0-9a-f]{64}$")
+    url: str | None = Field(None, max_length=500)
+
+
+class EventIn(Strict):
+    """A report about the city from any channel."""
+
+    title: str = Field(min_length=1, max_length=200)
+    description: str = Field("", max_length=5000)
+    channel: Channel = Channel.APP
+    category: str | None = Field(None, max_length=300, description="code, full path or unique name")
+    urgency: Urgency = Urgency.NORMAL
+    location: LocationIn | None = None
+    address: str | None = Field(None, max_length=300)
+    reporter: ReporterIn | None = None
+    attachments: list[AttachmentIn] = Field(default_factory=list, max_length=20)
+
+    @field_validator("title")
+    @classmethod
+    def _title_has_text(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("title must not be blank")
+        return value
+
+
+class DispatchIn(Strict):
+    department: int | None = Field(None, description="lead department id; default: the routing table")
+    co_departments: list[int] | None = Field(None, max_length=20)
+    category: str | None = Field(None, max_length=300, description="correct the category before dispatching")
+    note: str | None = Field(None, max_length=2000)
+
+
+class NoteIn(Strict):
+    note: str = Field(min_length=1, max_length=2000)
+
+
+class OptionalNoteIn(Strict):
+    note: str | None = Field(None, max_length=2000)
+
+
+class ResolveIn(Strict):
+    resolution: str = Field(min_length=1, max_length=5000, description="what was done (办理结果)")
+
+
+class ReasonIn(Strict):
+    reason: str = Field(min_length=2, max_length=2000)
+
+
+class ExtensionIn(Strict):
+    until: datetime = Field(description="new resolution deadline, ISO-8601 with offset")
+    reason: str = Field(min_length=2, max_length=2000)
+
+    @field_validator("until")
+    @classmethod
+    def _aware(cls, value: datetime) -> datetime:
+        if value.tzinfo is None:
+            raise ValueError("give the time with its UTC offset, e.g. 2026-11-25T18:00:00+08:00")
+        return value
+
+
+class ExtensionDecisionIn(Strict):
+    approve: bool
+    note: str | None = Field(None, max_length=2000)
+
+
+class MergeIn(Strict):
+    into: int = Field(description="id of the event this one duplicates")
+    note: str | None = Field(None, max_length=2000)
+
+
+class RateIn(Strict):
+    rating: int = Field(ge=1, le=5, description="1 very dissatisfied … 5 very satisfied")
+    comment: str | None = Field(None, max_length=500)
+
+
+class AreaRef(BaseModel):
+    id: int
+    code: str
+    name: str
+
+
+class DepartmentRef(BaseModel):
+    id: int
+    code: str
+    name: str
+
+
+class AssignmentOut(BaseModel):
+    department: DepartmentRef
+    role: str
+    status: str
+    assigned_at: datetime
+    accepted_at: datetime | None
+    resolved_at: datetime | None
+    note: str | None
+
+
+class ActionOut(BaseModel):
+    at: datetime
+    actor: str
+    action: str
+    from_status: str | None
+    to_status: str | None
+    department_id: int | None
+    note: str | None
+    data: dict[str, Any]
+
+
+class EventOut(BaseModel):
+    """An event as the asking principal may see it (reporter masked unless the role needs it)."""
+
+    id: int
+    number: str
+    title: str
+    description: str
+    channel: str
+    status: str
+    status_label: str
+    urgency: str
+    category: dict[str, Any] | None
+    location: dict[str, float] | None
+    address: str | None
+    areas: dict[str, AreaRef]
+    reporter: dict[str, Any] | None
+    lead_department: DepartmentRef | None
+    assignments: list[AssignmentOut]
+    suggestion: dict[str, Any] | None
+    needs_review: bool
+    created_at: datetime
+    dispatched_at: datetime | None
+    accepted_at: datetime | None
+    resolved_at: datetime | None
+    closed_at: datetime | None
+    sign_deadline: datetime | None
+    resolve_deadline: datetime | None
+    deadline_state: str
+    supervised: bool
+    escalated: bool
+    extension_requested_until: datetime | None
+    merged_into: int | None
+    rating: int | None
+    resolution: str | None
+    allowed_actions: list[str]
+    timeline: list[ActionOut] | None = None
+    attachments: list[AttachmentIn] | None = None
+
+
+class EventPage(BaseModel):
+    items: list[EventOut]
+    total: int
+    limit: int
+    offset: int

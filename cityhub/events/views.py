@@ -1,0 +1,169 @@
+"""How an event is shown to a principal: lookups in bulk (no N+1), reporter masked unless needed."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from cityhub.access import policy
+from cityhub.access.masking import mask_name, mask_phone
+from cityhub.access.principal import Principal
+from cityhub.audit.hooks import record
+from cityhub.events import service, states
+from cityhub.events.schemas import ActionOut, AreaRef, AssignmentOut, AttachmentIn, DepartmentRef, EventOut
+from cityhub.models.area import Area
+from cityhub.models.category import Category
+from cityhub.models.event import Attachment, Event, EventAssignment
+from cityhub.models.org import Department
+
+
+class _Lookups:
+    """Areas, categories, departments and assignments for a page of events, one query each."""
+
+    def __init__(self, session: Session, events: Sequence[Event]) -> None:
+        ids = [e.id for e in events]
+        self.assignments: dict[int, list[EventAssignment]] = {i: [] for i in ids}
+        for a in session.scalars(
+            select(EventAssignment).where(EventAssignment.event_id.in_(ids)).order_by(EventAssignment.id)
+        ):
+            self.assignments[a.event_id].append(a)
+        area_ids = {x for e in events for x in (e.district_id, e.street_id, e.community_id, e.grid_id) if x}
+        self.areas = {a.id: a for a in session.scalars(select(Area).where(Area.id.in_(area_ids)))}
+        cat_ids = {x for e in events for x in (e.category_id, e.suggested_category_id) if x}
+        self.categories = {c.id: c for c in session.scalars(select(Category).where(Category.id.in_(cat_ids)))}
+        dept_ids = {a.department_id for lst in self.assignments.values() for a in lst}
+        dept_ids |= {x for e in events for x in (e.lead_department_id, e.suggested_department_id) if x}
+        self.departments = {
+            d.id: d for d in session.scalars(select(Department).where(Department.id.in_(dept_ids)))
+        }
+
+    def department(self, dept_id: int | None) -> DepartmentRef | None:
+        d = self.departments.get(dept_id) if dept_id else None
+        return DepartmentRef(id=d.id, code=d.code, name=d.name) if d else None
+
+    def category(self, cat_id: int | None) -> dict[str, Any] | None:
+        c = self.categories.get(cat_id) if cat_id else None
+        return {"id": c.id, "code": c.code, "name": c.name, "path": c.path} if c else None
+
+
+def _reporter(session: Session, principal: Principal, event: Event, reveal: bool) -> dict[str, Any] | None:
+    if event.anonymous and not event.reporter_name and not event.reporter_phone:
+        return {"anonymous": True}
+    if reveal and policy.sees_reporter(principal, event):
+        record(
+            session,
+            principal,
+            "read_personal_data",
+            "events",
+            str(event.id),
+            {"fields": ["reporter_name", "reporter_phone"]},
+            purpose="回访/联系报告人 (contact the reporter)",
+        )
+        return {"name": event.reporter_name, "phone": event.reporter_phone, "anonymous": event.anonymous}
+    return {
+        "name": mask_name(event.reporter_name),
+        "phone": mask_phone(event.reporter_phone),
+        "anonymous": event.anonymous,
+    }
+
+
+def _one(session: Session, principal: Principal, event: Event, lk: _Lookups, *, detail: bool) -> EventOut:
+    mine = lk.assignments.get(event.id, [])
+    open_depts = {a.department_id for a in mine if a.status in service.OPEN_ASSIGNMENT}
+    allowed = [a for a in states.allowed_actions(event.status) if policy.may(principal, a, event, open_depts)]
+    areas = {
+        str(level): AreaRef(id=a.id, code=a.code, name=a.name)
+        for level, area_id in (
+            ("district", event.district_id),
+            ("street", event.street_id),
+            ("community", event.community_id),
+            ("grid", event.grid_id),
+        )
+        if area_id and (a := lk.areas.get(area_id)) is not None
+    }
+    suggestion = dict(event.suggestion) if event.suggestion else None
+    if suggestion is not None:
+        suggestion["category"] = lk.category(event.suggested_category_id)
+        dept = lk.department(event.suggested_department_id)
+        suggestion["department"] = dept.model_dump() if dept else None
+    out = EventOut(
+        id=event.id,
+        number=event.number,
+        title=event.title,
+        description=event.description,
+        channel=event.channel,
+        status=event.status,
+        status_label=event.status.label,
+        urgency=event.urgency,
+        category=lk.category(event.category_id),
+        location={"lon": event.lon, "lat": event.lat}
+        if event.lon is not None and event.lat is not None
+        else None,
+        address=event.address,
+        areas=areas,
+        reporter=_reporter(session, principal, event, reveal=detail),
+        lead_department=lk.department(event.lead_department_id),
+        assignments=[
+            AssignmentOut(
+                department=lk.department(a.department_id)
+                or DepartmentRef(id=a.department_id, code="?", name="?"),
+                role=a.role,
+                status=a.status,
+                assigned_at=a.assigned_at,
+                accepted_at=a.accepted_at,
+                resolved_at=a.resolved_at,
+                note=a.note,
+            )
+            for a in mine
+        ],
+        suggestion=suggestion,
+        needs_review=event.needs_review,
+        created_at=event.created_at,
+        dispatched_at=event.dispatched_at,
+        accepted_at=event.accepted_at,
+        resolved_at=event.resolved_at,
+        closed_at=event.closed_at,
+        sign_deadline=event.sign_deadline,
+        resolve_deadline=event.resolve_deadline,
+        deadline_state=event.deadline_state,
+        supervised=event.supervised,
+        escalated=event.escalated,
+        extension_requested_until=event.extension_requested_until,
+        merged_into=event.merged_into_id,
+        rating=event.rating,
+        resolution=event.resolution,
+        allowed_actions=allowed,
+    )
+    if detail:
+        out.timeline = [
+            ActionOut(
+                at=a.at,
+                actor=a.actor,
+                action=a.action,
+                from_status=a.from_status,
+                to_status=a.to_status,
+                department_id=a.department_id,
+                note=a.note,
+                data=a.data,
+            )
+            for a in service.timeline(session, event.id)
+        ]
+        out.attachments = [
+            AttachmentIn.model_validate(x, from_attributes=True)
+            for x in session.scalars(select(Attachment).where(Attachment.event_id == event.id))
+        ]
+    return out
+
+
+def detail(session: Session, principal: Principal, event: Event) -> EventOut:
+    """One event with its timeline; a reporter read by a role that needs it is audited."""
+    return _one(session, principal, event, _Lookups(session, [event]), detail=True)
+
+
+def page(session: Session, principal: Principal, events: Sequence[Event]) -> list[EventOut]:
+    """A list page: reporters always masked (no one needs phone numbers in a list)."""
+    lk = _Lookups(session, events)
+    return [_one(session, principal, e, lk, detail=False) for e in events]

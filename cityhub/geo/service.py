@@ -1,0 +1,131 @@
+"""Persisting the area tree and answering "which district, street, community and grid is this?"."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from shapely.geometry import mapping, shape
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from cityhub.geo.crs import CRS, to_wgs84
+from cityhub.geo.generate import AreaRecord
+from cityhub.geo.spatial import AreaIndex, AreaShape
+from cityhub.kit.cache import PerDatabase
+from cityhub.kit.errors import BadRequest, NotFound
+from cityhub.models.area import Area, AreaLevel
+
+NEAREST_TOLERANCE_M = 2_000.0
+
+
+@dataclass(frozen=True)
+class Located:
+    """The areas a point or an address falls in, by level (area ids)."""
+
+    areas: dict[AreaLevel, int]
+    lon: float | None = None
+    lat: float | None = None
+
+    def get(self, level: AreaLevel) -> int | None:
+        return self.areas.get(level)
+
+
+def import_records(session: Session, records: Sequence[AreaRecord]) -> int:
+    """Insert or update areas by code; parents must come before their children or already exist."""
+    by_code = {a.code: a for a in session.scalars(select(Area))}
+    for record in records:
+        parent = by_code.get(record.parent_code) if record.parent_code else None
+        if record.parent_code and parent is None:
+            raise BadRequest(f"area {record.code}: parent {record.parent_code} is unknown; import it first")
+        if parent is not None and parent.id is None:
+            session.flush()
+        area = by_code.get(record.code) or Area(code=record.code)
+        area.name = record.name
+        area.level = AreaLevel(record.level)
+        area.parent_id = parent.id if parent is not None else None
+        area.geometry = json.dumps(mapping(record.geometry), ensure_ascii=False)
+        area.center_lon, area.center_lat = record.center
+        if area.id is None:
+            session.add(area)
+            by_code[record.code] = area
+    session.flush()
+    _cache.clear()
+    return len(records)
+
+
+def _build(session: Session) -> tuple[AreaIndex, dict[str, tuple[int, AreaLevel]]]:
+    shapes: list[AreaShape] = []
+    codes: dict[str, tuple[int, AreaLevel]] = {}
+    for area in session.scalars(select(Area)):
+        codes[area.code] = (area.id, AreaLevel(area.level))
+        if area.geometry:
+            shapes.append(AreaShape(area.code, str(area.level), shape(json.loads(area.geometry))))
+    return AreaIndex(shapes), codes
+
+
+_cache = PerDatabase([Area], _build)
+
+
+def locate(session: Session, lon: float, lat: float, crs: CRS = CRS.WGS84) -> Located:
+    """Convert the point to WGS-84 and find every area containing it (or the nearest, on a border)."""
+    try:
+        wlon, wlat = to_wgs84(lon, lat, crs)
+    except ValueError as exc:
+        raise BadRequest(str(exc)) from exc
+    index, codes = _cache.get(session)
+    found = index.locate(wlon, wlat)
+    if not found:
+        # Simplified boundaries leave slivers along coasts and borders: take the nearest grid close by.
+        near = index.nearest(wlon, wlat, AreaLevel.GRID.value, NEAREST_TOLERANCE_M)
+        if near is not None:
+            grid = get_area(session, near)
+            return Located({AreaLevel(a.level): a.id for a in ancestors(session, grid)}, wlon, wlat)
+    areas = {codes[code][1]: codes[code][0] for code in found.values() if code in codes}
+    return Located(areas, wlon, wlat)
+
+
+def resolve_address(session: Session, text: str) -> Located:
+    """Match area names in free address text (longest names first), down the tree as far as it goes."""
+    areas: dict[AreaLevel, int] = {}
+    parent: int | None = None
+    candidates = session.execute(select(Area.id, Area.name, Area.level, Area.parent_id)).all()
+    for level in (AreaLevel.DISTRICT, AreaLevel.STREET, AreaLevel.COMMUNITY):
+        names = sorted(
+            (row for row in candidates if row.level == level and (parent is None or row.parent_id == parent)),
+            key=lambda row: -len(row.name),
+        )
+        match = next((row for row in names if _name_in(row.name, text)), None)
+        if match is None:
+            break
+        areas[level] = match.id
+        parent = match.id
+    return Located(areas)
+
+
+def _name_in(name: str, text: str) -> bool:
+    if name in text:
+        return True
+    # 市南区 is often written 市南; 香港中路街道 as 香港中路.
+    for suffix in ("街道", "社区", "区", "镇"):
+        if name.endswith(suffix) and len(name) - len(suffix) >= 2 and name[: -len(suffix)] in text:
+            return True
+    return False
+
+
+def get_area(session: Session, code: str) -> Area:
+    area = session.scalar(select(Area).where(Area.code == code))
+    if area is None:
+        raise NotFound(f"no area with code {code}")
+    return area
+
+
+def ancestors(session: Session, area: Area) -> list[Area]:
+    chain = [area]
+    while chain[-1].parent_id is not None:
+        parent = session.get(Area, chain[-1].parent_id)
+        if parent is None:
+            break
+        chain.append(parent)
+    return chain

@@ -1,0 +1,88 @@
+"""The hub's message bus interface and its in-process implementation.
+
+Domains publish facts ("readings stored", "alert raised", "event changed") and others subscribe, so no
+domain calls into another's internals. The embedded runtime uses ``InProcessBus``; a NATS JetStream
+implementation of the same interface is the scale-out path (never a home-made queue).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import defaultdict
+from collections.abc import Callable
+from typing import Any, Protocol
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[str, Any], None]
+
+
+class Bus(Protocol):
+    def publish(self, topic: str, payload: Any) -> None: ...
+
+    def subscribe(self, topic: str, handler: Handler) -> Callable[[], None]: ...
+
+
+class InProcessBus:
+    """Synchronous fan-out in the publisher's thread; a failing subscriber is logged, not propagated.
+
+    ``topic`` matching is exact, or a prefix when the subscription ends with ``.*`` (``events.*``).
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._handlers: dict[str, list[Handler]] = defaultdict(list)
+
+    def publish(self, topic: str, payload: Any) -> None:
+        with self._lock:
+            handlers = [h for pattern, hs in self._handlers.items() if _matches(pattern, topic) for h in hs]
+        for handler in handlers:
+            try:
+                handler(topic, payload)
+            except Exception:
+                log.exception("subscriber of %s failed", topic)
+
+    def subscribe(self, topic: str, handler: Handler) -> Callable[[], None]:
+        with self._lock:
+            self._handlers[topic].append(handler)
+
+        def unsubscribe() -> None:
+            with self._lock:
+                if handler in self._handlers.get(topic, []):
+                    self._handlers[topic].remove(handler)
+
+        return unsubscribe
+
+
+def _matches(pattern: str, topic: str) -> bool:
+    if pattern.endswith(".*"):
+        return topic.startswith(pattern[:-1])
+    return pattern == topic
+
+
+bus: Bus = InProcessBus()
+
+
+_OUTBOX = "cityhub.outbox"
+
+
+def publish_after_commit(session: Any, topic: str, payload: Any) -> None:
+    """Publish once the session's transaction commits (subscribers never see what was rolled back)."""
+    from sqlalchemy import event as sa_event
+
+    outbox: list[tuple[str, Any]] | None = session.info.get(_OUTBOX)
+    if outbox is None:
+        outbox = session.info[_OUTBOX] = []
+
+        def _flush(s: Any) -> None:
+            pending = s.info.pop(_OUTBOX, [])
+            for t, p in pending:
+                bus.publish(t, p)
+
+        def _drop(s: Any, *_args: Any) -> None:
+            s.info.pop(_OUTBOX, None)
+
+        sa_event.listen(session, "after_commit", _flush, once=True)
+        sa_event.listen(session, "after_soft_rollback", _drop, once=True)
+    outbox.append((topic, payload))

@@ -1,0 +1,80 @@
+"""One settings object for the whole hub, read from ``CITYHUB_*`` environment variables."""
+
+from __future__ import annotations
+
+import secrets
+from enum import StrEnum
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Mode(StrEnum):
+    PRODUCTION = "production"
+    DEVELOPMENT = "development"
+    DEMO = "demo"
+    TEST = "test"
+
+
+INSECURE_MODES = frozenset({Mode.DEVELOPMENT, Mode.DEMO, Mode.TEST})
+
+
+class Settings(BaseSettings):
+    """Hub configuration. Insecure defaults are refused in production mode."""
+
+    model_config = SettingsConfigDict(env_prefix="CITYHUB_", extra="ignore")
+
+    mode: Mode = Mode.PRODUCTION
+    data_dir: Path = Path("data")
+    database_url: str | None = None
+    secret_key: str | None = None
+    timezone: str = "Asia/Shanghai"
+    access_token_minutes: int = 15
+    refresh_token_days: int = 7
+    max_body_bytes: int = 1_048_576
+    calendar_file: Path | None = None
+    scheduler_interval_s: float = 60.0
+    near_deadline_fraction: float = 0.2
+    review_threshold: float = 0.8
+    # Sensing (issue 3): MQTT ingest runs in the hub process when mqtt_url is set (mqtt://127.0.0.1:1883).
+    mqtt_url: str | None = None
+    mqtt_topic: str = "cityhub/telemetry/#"
+    mqtt_client_id: str = "cityhub-ingest"
+    mqtt_inflight: int = 1000
+    telemetry_max_future_s: float = 300.0
+    telemetry_max_inflight: int = 20_000
+    telemetry_raw_retention_days: int = 30
+    telemetry_1m_retention_days: int = 400
+    telemetry_rollup_interval_s: float = 30.0
+
+    @model_validator(mode="after")
+    def _refuse_insecure_defaults(self) -> Settings:
+        if self.secret_key is None:
+            if self.mode not in INSECURE_MODES:
+                raise ValueError(
+                    "CITYHUB_SECRET_KEY must be set in production mode "
+                    "(set CITYHUB_MODE=development or use `cityhub demo` to try the hub)"
+                )
+            # A fresh random key per process: tokens do not survive a restart, which is fine for a demo.
+            self.secret_key = secrets.token_urlsafe(32)
+        elif self.mode is Mode.PRODUCTION and len(self.secret_key) < 32:
+            raise ValueError("CITYHUB_SECRET_KEY must be at least 32 characters long")
+        return self
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.data_dir.resolve() / 'cityhub.db'}"
+
+    @property
+    def key(self) -> str:
+        assert self.secret_key is not None  # set by the validator
+        return self.secret_key
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,216 @@
+"""Events (事件): one reported problem, its departments, its timeline and its attachments."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, Date, ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from cityhub.kit.db import Base, BigId, UTCDateTime, str_enum
+
+
+class EventStatus(StrEnum):
+    RECEIVED = "received"
+    DISPATCHED = "dispatched"
+    ACCEPTED = "accepted"
+    IN_PROGRESS = "in_progress"
+    RESOLVED = "resolved"
+    CLOSED = "closed"
+    RETURNED = "returned"
+    SUSPENDED = "suspended"
+    REOPENED = "reopened"
+    MERGED = "merged"
+    CANCELLED = "cancelled"
+
+    @property
+    def label(self) -> str:
+        return STATUS_LABELS[self]
+
+    @property
+    def is_open(self) -> bool:
+        return self not in {EventStatus.CLOSED, EventStatus.MERGED, EventStatus.CANCELLED}
+
+
+STATUS_LABELS = {
+    EventStatus.RECEIVED: "受理",
+    EventStatus.DISPATCHED: "已派单",
+    EventStatus.ACCEPTED: "已签收",
+    EventStatus.IN_PROGRESS: "处置中",
+    EventStatus.RESOLVED: "已办结",
+    EventStatus.CLOSED: "已回访",
+    EventStatus.RETURNED: "退单",
+    EventStatus.SUSPENDED: "挂起",
+    EventStatus.REOPENED: "重开",
+    EventStatus.MERGED: "合并",
+    EventStatus.CANCELLED: "已撤销",
+}
+
+
+class Channel(StrEnum):
+    HOTLINE = "hotline_12345"
+    APP = "app"
+    GRID = "grid"
+    SENSOR = "sensor"
+    VIDEO = "video_ai"
+    OPEN311 = "open311"
+    OTHER = "other"
+
+
+class Urgency(StrEnum):
+    NORMAL = "normal"
+    URGENT = "urgent"
+    CRITICAL = "critical"
+
+
+class DeadlineState(StrEnum):
+    NORMAL = "normal"
+    NEAR = "near"  # 临期
+    OVERDUE = "overdue"  # 超期
+
+
+class AssignmentRole(StrEnum):
+    LEAD = "lead"  # 主办
+    CO = "co"  # 协办
+
+
+class AssignmentStatus(StrEnum):
+    PENDING = "pending"
+    ACCEPTED = "accepted"
+    IN_PROGRESS = "in_progress"
+    RESOLVED = "resolved"
+    RETURNED = "returned"
+    WITHDRAWN = "withdrawn"
+
+
+class Event(Base):
+    """A report about the city, from any channel, followed to a rated closure."""
+
+    __tablename__ = "events"
+    __audited__ = True
+    __audit_masked__ = frozenset({"reporter_name", "reporter_phone"})
+    __audit_ignored__ = frozenset({"updated_at"})
+    __table_args__ = (
+        Index("ix_events_status_created", "status", "created_at"),
+        Index("ix_events_district_status", "district_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    number: Mapped[str] = mapped_column(String(20), unique=True)
+    title: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    channel: Mapped[Channel] = mapped_column(str_enum(Channel, 16))
+    category_id: Mapped[int | None] = mapped_column(ForeignKey("categories.id"), index=True)
+    status: Mapped[EventStatus] = mapped_column(str_enum(EventStatus, 16))
+    status_before_suspend: Mapped[EventStatus | None] = mapped_column(str_enum(EventStatus, 16))
+    suspended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    urgency: Mapped[Urgency] = mapped_column(str_enum(Urgency, 12), default=Urgency.NORMAL)
+    # Location: stored WGS-84; the input's coordinate system is recorded.
+    lon: Mapped[float | None]
+    lat: Mapped[float | None]
+    input_crs: Mapped[str | None] = mapped_column(String(8))
+    address: Mapped[str | None] = mapped_column(String(300))
+    district_id: Mapped[int | None] = mapped_column(ForeignKey("areas.id"), index=True)
+    street_id: Mapped[int | None] = mapped_column(ForeignKey("areas.id"), index=True)
+    community_id: Mapped[int | None] = mapped_column(ForeignKey("areas.id"))
+    grid_id: Mapped[int | None] = mapped_column(ForeignKey("areas.id"), index=True)
+    location_resolved: Mapped[bool] = mapped_column(default=False)
+    # Reporter: personal information, masked for every role that does not need it.
+    reporter_name: Mapped[str | None] = mapped_column(String(100))
+    reporter_phone: Mapped[str | None] = mapped_column(String(20))
+    reporter_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    anonymous: Mapped[bool] = mapped_column(default=False)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    lead_department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"), index=True)
+    # Dispatch suggestion (from the routing table or a classifier) and the review queue.
+    suggested_category_id: Mapped[int | None] = mapped_column(ForeignKey("categories.id"))
+    suggested_department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"))
+    suggestion_confidence: Mapped[float | None]
+    suggestion: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    model_version: Mapped[str | None] = mapped_column(String(60))
+    needs_review: Mapped[bool] = mapped_column(default=False, index=True)
+    # Deadlines (签收时限 / 办结时限) and supervision.
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    dispatched_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    sign_deadline: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    resolve_deadline: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    deadline_state: Mapped[DeadlineState] = mapped_column(
+        str_enum(DeadlineState, 10), default=DeadlineState.NORMAL
+    )
+    escalated: Mapped[bool] = mapped_column(default=False)
+    supervised: Mapped[bool] = mapped_column(default=False)
+    extension_requested_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    extension_reason: Mapped[str | None] = mapped_column(String(500))
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("events.id"), index=True)
+    reopen_count: Mapped[int] = mapped_column(default=0)
+    return_count: Mapped[int] = mapped_column(default=0)
+    rating: Mapped[int | None]
+    rating_comment: Mapped[str | None] = mapped_column(String(500))
+    resolution: Mapped[str | None] = mapped_column(Text)
+
+
+class EventAssignment(Base):
+    """One department's part in an event: the lead (主办) or a co-handler (协办), with its own progress."""
+
+    __tablename__ = "event_assignments"
+    __audited__ = True
+    __table_args__ = (Index("ix_event_assignments_dept_status", "department_id", "status"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id"), index=True)
+    department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"))
+    role: Mapped[AssignmentRole] = mapped_column(str_enum(AssignmentRole, 6))
+    status: Mapped[AssignmentStatus] = mapped_column(str_enum(AssignmentStatus, 12))
+    assigned_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    sign_deadline: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    resolve_deadline: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    note: Mapped[str | None] = mapped_column(Text)
+
+
+class EventAction(Base):
+    """The event's timeline: every action, who took it and the status it moved between."""
+
+    __tablename__ = "event_actions"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id"), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    actor: Mapped[str] = mapped_column(String(100))
+    action: Mapped[str] = mapped_column(String(30))
+    from_status: Mapped[str | None] = mapped_column(String(16))
+    to_status: Mapped[str | None] = mapped_column(String(16))
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"))
+    note: Mapped[str | None] = mapped_column(Text)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class Attachment(Base):
+    """Metadata of a photo, recording or document attached to an event (the bytes live elsewhere)."""
+
+    __tablename__ = "attachments"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id"), index=True)
+    filename: Mapped[str] = mapped_column(String(200))
+    content_type: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int]
+    sha256: Mapped[str | None] = mapped_column(String(64))
+    url: Mapped[str | None] = mapped_column(String(500))
+
+
+class EventCounter(Base):
+    """Per-day counter behind the human-readable event number (20261121-000123)."""
+
+    __tablename__ = "event_counters"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    value: Mapped[int] = mapped_column(default=0)

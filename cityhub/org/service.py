@@ -1,0 +1,105 @@
+"""Departments and users: the organisation events are routed through."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from cityhub.access.passwords import hash_password
+from cityhub.access.principal import Principal
+from cityhub.kit.errors import Conflict, NotFound, Unprocessable
+from cityhub.kit.timeutil import clock
+from cityhub.models.area import Area, AreaLevel
+from cityhub.models.org import Department, DepartmentKind, Role, User
+
+MIN_PASSWORD_LENGTH = 8
+
+
+def principal_for(session: Session, user: User) -> Principal:
+    level = None
+    if user.area_id is not None:
+        area = session.get(Area, user.area_id)
+        level = AreaLevel(area.level) if area else None
+    return Principal(
+        user_id=user.id,
+        username=user.username,
+        role=Role(user.role),
+        department_id=user.department_id,
+        area_id=user.area_id,
+        area_level=level,
+    )
+
+
+def create_department(
+    session: Session,
+    *,
+    code: str,
+    name: str,
+    kind: DepartmentKind,
+    area_id: int | None = None,
+    parent_id: int | None = None,
+) -> Department:
+    if session.scalar(select(Department.id).where(Department.code == code)) is not None:
+        raise Conflict(f"a department with code {code} already exists")
+    if area_id is not None and session.get(Area, area_id) is None:
+        raise Unprocessable(f"area {area_id} does not exist")
+    if parent_id is not None and session.get(Department, parent_id) is None:
+        raise Unprocessable(f"parent department {parent_id} does not exist")
+    department = Department(
+        code=code, name=name, kind=kind, area_id=area_id, parent_id=parent_id, active=True
+    )
+    session.add(department)
+    session.flush()
+    return department
+
+
+def get_department(session: Session, department_id: int) -> Department:
+    department = session.get(Department, department_id)
+    if department is None:
+        raise NotFound(f"no department {department_id}")
+    return department
+
+
+def create_user(
+    session: Session,
+    *,
+    username: str,
+    password: str | None,
+    role: Role,
+    display_name: str | None = None,
+    department_id: int | None = None,
+    area_id: int | None = None,
+    phone: str | None = None,
+) -> User:
+    """A user; handlers need a department, dispatchers, supervisors and grid workers an area."""
+    if session.scalar(select(User.id).where(User.username == username)) is not None:
+        raise Conflict(f"user name {username} is taken")
+    if password is not None and len(password) < MIN_PASSWORD_LENGTH:
+        raise Unprocessable(f"the password must have at least {MIN_PASSWORD_LENGTH} characters")
+    if role is Role.HANDLER and department_id is None:
+        raise Unprocessable("a department handler needs a department")
+    if department_id is not None:
+        get_department(session, department_id)
+    if area_id is not None and session.get(Area, area_id) is None:
+        raise Unprocessable(f"area {area_id} does not exist")
+    user = User(
+        username=username,
+        display_name=display_name or username,
+        password_hash=hash_password(password) if password else None,
+        role=role,
+        department_id=department_id,
+        area_id=area_id,
+        phone=phone,
+        active=True,
+        created_at=clock.now(),
+    )
+    session.add(user)
+    session.flush()
+    return user
+
+
+def set_password(session: Session, user: User, password: str) -> None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise Unprocessable(f"the password must have at least {MIN_PASSWORD_LENGTH} characters")
+    user.password_hash = hash_password(password)
+    session.flush()

@@ -1,0 +1,113 @@
+"""Request and response models of the telemetry API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from cityhub.models.telemetry import DeadLetterStatus
+
+
+class ReadingIn(BaseModel):
+    """One reading (documentation of the body; the endpoint reads JSON arrays and NDJSON itself)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    device: str = Field(description="the device's city code", examples=["370202DV000000017"])
+    metric: str = Field(examples=["water_level"])
+    ts: str = Field(description="ISO 8601 with an offset", examples=["2026-11-21T08:00:00+08:00"])
+    value: float
+    unit: str | None = Field(None, description="checked against the metric's unit when given")
+    quality: str | None = Field(None, max_length=16)
+
+
+class RejectionOut(BaseModel):
+    index: int = Field(description="position of the reading in the batch (NDJSON: line number − 1)")
+    device: str | None
+    metric: str | None
+    reason: str
+    detail: str
+    dead_letter_id: int | None
+
+
+class IngestResult(BaseModel):
+    """Counts and per-reading reasons; a 200 means the accepted readings are committed (durable)."""
+
+    accepted: int
+    rejected: int
+    rejections: list[RejectionOut]
+
+
+class SeriesPoint(BaseModel):
+    ts: datetime
+    value: float | None = Field(None, description="raw resolution")
+    min: float | None = None
+    max: float | None = None
+    avg: float | None = None
+    count: int | None = None
+    last: float | None = None
+
+
+class SeriesOut(BaseModel):
+    device: str
+    metric: str
+    unit: str | None
+    resolution: str
+    points: list[SeriesPoint]
+    truncated: bool = Field(description="more points than `limit`: ask again from the last ts")
+
+
+class DeadLetterOut(BaseModel):
+    id: int
+    received_at: datetime
+    channel: str
+    source: str | None
+    device: str | None
+    metric: str | None
+    reason: str
+    detail: str
+    raw: str
+    status: DeadLetterStatus
+    attempts: int
+    replayed_at: datetime | None
+
+
+class DeadLetterPage(BaseModel):
+    items: list[DeadLetterOut]
+    total: int
+    limit: int
+    offset: int
+
+
+class ReplayIn(BaseModel):
+    """Which dead letters to replay: ids, or a filter over the pending ones."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    ids: list[int] | None = Field(None, max_length=10_000)
+    reason: str | None = Field(None, max_length=24)
+    device: str | None = Field(None, max_length=60)
+    channel: str | None = Field(None, max_length=12)
+    since: datetime | None = None
+    until: datetime | None = None
+    limit: int = Field(10_000, ge=1, le=100_000)
+
+
+class ReplayResult(BaseModel):
+    replayed: int = Field(description="dead letters now accepted")
+    still_rejected: int
+    rejections: list[RejectionOut]
+
+
+class MetricOut(BaseModel):
+    name: str
+    unit: str
+    min: float | None
+    max: float | None
+
+
+class DeviceTypeOut(BaseModel):
+    key: str
+    name: str
+    metrics: list[MetricOut]

@@ -1,0 +1,66 @@
+"""Login, refresh rotation, API tokens, expiry, and refusal of insecure settings."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from fastapi.testclient import TestClient
+from pydantic import ValidationError
+from sqlalchemy.orm import Session
+
+from cityhub.access.tokens import create_api_token, issue_tokens
+from cityhub.kit.settings import Mode, Settings
+from cityhub.kit.timeutil import clock
+from tests.factories import PASSWORD, build_city
+
+
+def test_login_refresh_rotates_and_logout_revokes(client: TestClient, session: Session) -> None:
+    build_city(session)
+    bad = client.post("/api/v1/auth/login", json={"username": "dispatcher", "password": "wrong-password"})
+    assert bad.status_code == 401 and bad.headers["content-type"].startswith("application/problem+json")
+    tokens = client.post("/api/v1/auth/login", json={"username": "dispatcher", "password": PASSWORD}).json()
+    me = client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {tokens['access_token']}"})
+    assert me.json()["role"] == "dispatcher"
+    new = client.post("/api/v1/auth/refresh", json={"refresh_token": tokens["refresh_token"]})
+    assert new.status_code == 200
+    reused = client.post("/api/v1/auth/refresh", json={"refresh_token": tokens["refresh_token"]})
+    assert reused.status_code == 401
+    headers = {"Authorization": f"Bearer {new.json()['access_token']}"}
+    assert client.post("/api/v1/auth/logout", headers=headers).status_code == 204
+    assert (
+        client.post("/api/v1/auth/refresh", json={"refresh_token": new.json()["refresh_token"]}).status_code
+        == 401
+    )
+
+
+def test_access_token_expires(client: TestClient, session: Session, settings: Settings) -> None:
+    city = build_city(session)
+    # Issued 16 minutes ago with a 15-minute lifetime.
+    clock.freeze(datetime.now(UTC) - timedelta(minutes=16))
+    stale = issue_tokens(session, settings, city.users["admin"]).access_token
+    clock.unfreeze()
+    session.flush()
+    response = client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {stale}"})
+    assert response.status_code == 401 and "expired" in response.json()["detail"]
+    assert client.get("/api/v1/auth/me", headers={"Authorization": "Bearer not-a-token"}).status_code == 401
+
+
+def test_api_token_works_until_revoked(client: TestClient, session: Session) -> None:
+    city = build_city(session)
+    row, secret = create_api_token(session, city.users["admin"], "12345 gateway")
+    session.flush()
+    headers = {"Authorization": f"Bearer {secret}"}
+    assert client.get("/api/v1/auth/me", headers=headers).json()["username"] == "admin"
+    listed = client.get("/api/v1/api-tokens", headers=headers).json()
+    assert all(t["token"] is None for t in listed)
+    assert client.delete(f"/api/v1/api-tokens/{row.id}", headers=headers).status_code == 204
+    assert client.get("/api/v1/auth/me", headers=headers).status_code == 401
+
+
+def test_production_refuses_missing_or_weak_secret() -> None:
+    with pytest.raises(ValidationError, match="CITYHUB_SECRET_KEY"):
+        Settings(mode=Mode.PRODUCTION, secret_key=None)
+    with pytest.raises(ValidationError, match="at least 32"):
+        Settings(mode=Mode.PRODUCTION, secret_key="short")
+    assert Settings(mode=Mode.DEMO).secret_key

@@ -1,0 +1,292 @@
+"""The dashboard in a real browser: Debian's Chromium, headless, driven by Playwright, against the hub
+served for real over the seeded demo city of Qingdao (small grids, a few steps of its live stream).
+
+Screenshots of the main screens go to ``artifacts/screenshots/``. Without /usr/bin/chromium these tests
+skip locally and fail under CI=true (scripts/setup.sh installs it as root).
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy.orm import Session, sessionmaker
+
+from cityhub.geo import service as geo
+from cityhub.models.area import AreaLevel
+from cityhub.sim.seed import seed_demo
+from cityhub.sim.stream import DemoStream
+from tests.conftest import require_service
+from tests.web.live_server import Hub, database, serve
+
+pytest.importorskip("playwright", reason="playwright is not installed (pip install -e '.[dev]')")
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+PASSWORD = "demo-password-42"
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
+WALL = {"width": 1920, "height": 1080}
+LAPTOP = {"width": 1366, "height": 768}
+IN_SHINAN = (120.3906, 36.0706)  # the centre of 市南区
+
+
+def _chromium_problem() -> str | None:
+    return None if os.access(CHROMIUM, os.X_OK) else f"{CHROMIUM} not found (apt-get install chromium)"
+
+
+@pytest.fixture(scope="module")
+def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
+    require_service("Chromium", _chromium_problem())
+    data = tmp_path_factory.mktemp("browser")
+    engine, factory = database(data)
+    with factory() as session:
+        seed_demo(session, PASSWORD, communities_per_street=1, grids_per_community=1)
+        session.commit()
+    life = DemoStream(factory, seed=5)
+    for _ in range(8):
+        life.step()
+    _raise_alerts(factory)
+    with serve(data, engine, factory) as running:
+        yield running
+    engine.dispose()
+
+
+def _raise_alerts(factory: sessionmaker[Session]) -> None:
+    """Two alerts in 市南区 when the hub has an alerts domain (it is optional for the dashboard)."""
+    try:
+        alerts = importlib.import_module("cityhub.alerts.service")
+        source = importlib.import_module("cityhub.models.alert").AlertSource
+        level = importlib.import_module("cityhub.models.indicator").WarningLevel
+    except ImportError:
+        return
+    with factory() as session:
+        district = geo.get_area(session, "370202")
+        for kind, title, colour in (
+            ("water.pressure.low", "市南区供水管网压力偏低", level.ORANGE),
+            ("drain.level.high", "市南区排水管网液位超限", level.RED),
+        ):
+            trigger = alerts.Trigger(
+                source_kind=source.THRESHOLD,
+                source=f"test:{kind}:370202",
+                type=kind,
+                title=title,
+                level=colour,
+                value=0.12,
+                areas={AreaLevel.DISTRICT: district.id},
+            )
+            alerts.raise_alert(session, trigger)
+        session.commit()
+
+
+@pytest.fixture(scope="module")
+def browser(hub: Hub) -> Iterator[Browser]:
+    with sync_playwright() as p:
+        launched = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context(viewport=WALL, locale="zh-CN", timezone_id="Asia/Shanghai")
+    context.set_default_timeout(15_000)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    yield page
+    context.close()
+    assert errors == [], f"errors in the page: {errors}"
+
+
+def login(page: Page, hub: Hub, username: str) -> None:
+    page.goto(f"{hub.url}/login")
+    page.fill("#username", username)
+    page.fill("#password", PASSWORD)
+    page.click("form.login-form button[type=submit]")
+    expect(page.locator(f"[data-user='{username}']")).to_be_visible()
+
+
+def shot(page: Page, name: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))
+
+
+def api(hub: Hub, username: str, method: str, path: str, body: Any = None) -> Any:
+    token = httpx.post(
+        f"{hub.url}/api/v1/auth/login", json={"username": username, "password": PASSWORD}, timeout=10
+    ).json()["access_token"]
+    response = httpx.request(
+        method, f"{hub.url}{path}", json=body, headers={"Authorization": f"Bearer {token}"}, timeout=20
+    )
+    assert response.status_code < 300, response.text
+    return response.json()
+
+
+def wait_for_map(page: Page, area: str) -> None:
+    page.wait_for_function(
+        "area => window.__cityhubMap && window.__cityhubMap.area === area", arg=area, timeout=20_000
+    )
+    expect(page.locator("#city-map")).to_have_attribute("data-map-state", "ready")
+
+
+# ---------------------------------------------------------------- the tests
+
+
+def test_each_role_logs_in_to_its_own_screens(page: Page, hub: Hub) -> None:
+    page.goto(f"{hub.url}/login")
+    expect(page.locator("[data-demo-user='dispatcher']")).to_be_visible()
+    shot(page, "00-login")
+    homes = {
+        "dispatcher": ("overview", ["overview", "dispatch", "alerts", "events"]),
+        "handler_chengguan": ("inbox", ["inbox", "overview", "events"]),
+        "supervisor": ("supervise", ["supervise", "overview", "alerts", "events", "audit"]),
+        "citizen": ("report", ["report"]),
+    }
+    for username, (home, nav) in homes.items():
+        login(page, hub, username)
+        assert [x.get_attribute("data-nav") for x in page.locator("header nav a").all()] == nav
+        expect(page.locator(f"header nav a[data-nav='{home}']")).to_have_attribute("aria-current", "page")
+        page.click("header .tools button:has-text('退出')")
+        expect(page.locator("#username")).to_be_visible()
+    # Keyboard: Alt+2 opens the role's second screen; the language switch re-renders in English.
+    login(page, hub, "dispatcher")
+    page.keyboard.press("Alt+2")
+    expect(page).to_have_url(f"{hub.url}/dispatch")
+    page.click("header .tools button:has-text('English')")
+    expect(page.locator("header nav a[data-nav='dispatch']")).to_have_text("Dispatch")
+    page.click("header .tools button:has-text('中文')")
+
+
+def test_the_map_draws_the_districts_and_the_event_markers(page: Page, hub: Hub) -> None:
+    login(page, hub, "dispatcher")
+    wait_for_map(page, "370200")
+    drawn = page.evaluate("window.__cityhubMap")
+    payload = api(hub, "dispatcher", "GET", "/api/v1/dashboard/map/370200")
+    assert drawn["areas"] == 10 and drawn["events"] == payload["events"]["total"] > 0
+    expect(page.locator(".area-list [data-area]")).to_have_count(10)
+    expect(page.locator("[data-kpi='intake_today'] b")).not_to_have_text("0")
+    expect(page.locator("[data-panel='ranking'] tbody tr").first).to_be_visible()
+    shot(page, "01-overview-wall-1920x1080")
+    page.click(".area-list [data-area='370202']")  # drill into 市南区, by keyboard-reachable buttons
+    wait_for_map(page, "370202")
+    expect(page.locator(".crumbs .here")).to_have_text("市南区")
+    shot(page, "02-overview-shinan-streets")
+    page.keyboard.press("Escape")
+    wait_for_map(page, "370200")
+    page.set_viewport_size(LAPTOP)
+    wait_for_map(page, "370200")
+    shot(page, "03-overview-laptop-1366x768")
+
+
+def test_a_new_event_appears_without_reload(page: Page, hub: Hub) -> None:
+    login(page, hub, "dispatcher")
+    wait_for_map(page, "370200")
+    expect(page.locator(".live")).to_have_attribute("data-state", "open")
+    before = int(page.locator("[data-map-total]").get_attribute("data-map-total") or 0)
+    page.evaluate("window.__sameDocument = true")
+    created = api(
+        hub,
+        "operator_12345",
+        "POST",
+        "/api/v1/events",
+        {
+            "title": "市南区香港中路路灯不亮",
+            "channel": "hotline_12345",
+            "category": "城乡建设/市政设施/路灯不亮",
+            "location": {"lon": IN_SHINAN[0], "lat": IN_SHINAN[1]},
+        },
+    )
+    expect(page.locator(f".feed li[data-number='{created['number']}']").first).to_be_visible()
+    expect(page.locator("[data-map-total]")).to_have_attribute("data-map-total", str(before + 1))
+    assert page.evaluate("window.__sameDocument") is True  # no reload happened
+    shot(page, "04-overview-live-update")
+
+
+def test_a_dispatcher_dispatches_and_the_handler_resolves(browser: Browser, page: Page, hub: Hub) -> None:
+    title = f"香港中路井盖缺失 {uuid.uuid4().hex[:6]}"
+    # No category: the routing table cannot place it, so it waits in the review queue.
+    created = api(
+        hub,
+        "operator_12345",
+        "POST",
+        "/api/v1/events",
+        {"title": title, "channel": "hotline_12345", "location": {"lon": IN_SHINAN[0], "lat": IN_SHINAN[1]}},
+    )
+    number = created["number"]
+    login(page, hub, "dispatcher")
+    page.click("header nav a[data-nav='dispatch']")
+    page.click("[data-tab='review']")
+    page.click(f"tr[data-number='{number}'] button")
+    expect(page.locator(".detail .event-card")).to_have_attribute("data-event-id", str(created["id"]))
+    form = page.locator(".detail details[data-action='dispatch']")
+    expect(form).to_have_attribute("open", "")
+    form.locator("input[name='category']").fill("城乡建设/市政设施/井盖缺失或破损")
+    form.locator("select[name='department']").select_option(label="青岛市城市管理局")
+    form.locator("textarea[name='note']").fill("请尽快处置")
+    shot(page, "05-dispatcher-workbench")
+    form.locator("button[type='submit']").click()
+    expect(page.locator(".toast").first).to_contain_text(number)
+    assert api(hub, "dispatcher", "GET", f"/api/v1/events/{created['id']}")["status"] == "dispatched"
+
+    handler = browser.new_context(viewport=WALL, locale="zh-CN", timezone_id="Asia/Shanghai").new_page()
+    try:
+        login(handler, hub, "handler_chengguan")
+        handler.click("[data-tab='sign'] >> nth=0")
+        handler.click(f"tr[data-number='{number}'] button")
+        detail = handler.locator(".detail")
+        expect(detail.locator(".event-card")).to_have_attribute("data-event-id", str(created["id"]))
+        detail.locator("details[data-action='accept'] button[type='submit']").click()
+        expect(detail.locator(".event-card")).to_have_attribute("data-status", "accepted")
+        resolve = detail.locator("details[data-action='resolve']")
+        resolve.locator("summary").click()
+        resolve.locator("textarea[name='resolution']").fill("已更换井盖，恢复通行。")
+        shot(handler, "06-handler-inbox")
+        resolve.locator("button[type='submit']").click()
+        expect(detail.locator(".event-card")).to_have_attribute("data-status", "resolved")
+    finally:
+        handler.context.close()
+    event = api(hub, "dispatcher", "GET", f"/api/v1/events/{created['id']}")
+    assert event["status"] == "resolved" and event["resolution"] == "已更换井盖，恢复通行。"
+    page.goto(f"{hub.url}/events/{created['id']}")
+    expect(page.locator(".timeline li[data-action='resolve']")).to_be_visible()
+    shot(page, "07-event-detail")
+
+
+def test_the_supervisor_sees_deadlines_and_the_evaluation_charts(page: Page, hub: Hub) -> None:
+    login(page, hub, "supervisor")
+    expect(page.locator("[data-panel='evaluation'] .report-table tbody tr").first).to_be_visible()
+    shot(page, "08-supervisor-workbench")
+
+
+def test_an_alert_is_acknowledged(page: Page, hub: Hub) -> None:
+    config = httpx.get(f"{hub.url}/api/v1/dashboard/config", timeout=10).json()
+    if not config["features"]["alerts"]:
+        pytest.skip("alerts API not available")
+    login(page, hub, "dispatcher")
+    page.click("header nav a[data-nav='alerts']")
+    page.wait_for_selector("tr[data-alert-id], .page .empty, .page .unavailable")
+    rows = page.locator("tr[data-alert-id]")
+    if rows.count() == 0:
+        pytest.skip("alerts API available, but the demo city raised no alert to acknowledge")
+    shot(page, "09-alert-console")
+    row = rows.first
+    alert_id = row.get_attribute("data-alert-id")
+    row.locator("[data-do='acknowledge']").click()
+    expect(page.locator(f"tr[data-alert-id='{alert_id}']")).to_have_count(0)  # no longer waiting
+    page.select_option("#al-status", "acknowledged")
+    expect(page.locator(f"tr[data-alert-id='{alert_id}']")).to_be_visible()

@@ -1,0 +1,283 @@
+// The hub's REST API, as the CLI uses it: bearer tokens, a refresh on 401, problem+json errors.
+
+export interface Ref {
+  id: number;
+  code: string;
+  name: string;
+}
+
+export interface Assignment {
+  department: Ref;
+  role: string;
+  status: string;
+  assigned_at: string;
+  accepted_at: string | null;
+  resolved_at: string | null;
+  note: string | null;
+}
+
+export interface TimelineEntry {
+  at: string;
+  actor: string;
+  action: string;
+  from_status: string | null;
+  to_status: string | null;
+  department_id: number | null;
+  note: string | null;
+  data: Record<string, unknown>;
+}
+
+export interface EventOut {
+  id: number;
+  number: string;
+  title: string;
+  description: string;
+  channel: string;
+  status: string;
+  status_label: string;
+  urgency: string;
+  category: { id: number; code: string; name: string; path: string } | null;
+  location: { lon: number; lat: number } | null;
+  address: string | null;
+  areas: Record<string, Ref>;
+  reporter: { name?: string | null; phone?: string | null; anonymous?: boolean } | null;
+  lead_department: Ref | null;
+  assignments: Assignment[];
+  suggestion: {
+    category?: { id: number; path: string; name: string } | null;
+    department?: Ref | null;
+    confidence?: number | null;
+    source?: string;
+    [key: string]: unknown;
+  } | null;
+  needs_review: boolean;
+  created_at: string;
+  dispatched_at: string | null;
+  resolved_at: string | null;
+  closed_at: string | null;
+  sign_deadline: string | null;
+  resolve_deadline: string | null;
+  deadline_state: string;
+  supervised: boolean;
+  escalated: boolean;
+  extension_requested_until: string | null;
+  merged_into: number | null;
+  rating: number | null;
+  resolution: string | null;
+  allowed_actions: string[];
+  timeline?: TimelineEntry[] | null;
+}
+
+export interface EventPage {
+  items: EventOut[];
+  total: number;
+  limit: number;
+  offset: number;
+}
+
+export interface Me {
+  id: number | null;
+  username: string;
+  role: string;
+  role_label: string;
+  department_id: number | null;
+  area_id: number | null;
+}
+
+export interface UiConfig {
+  version: string;
+  mode: string;
+  timezone: string;
+  city: { code: string; name: string; level: string } | null;
+  features: Record<string, boolean>;
+  optional_paths: string[];
+  demo_users: { username: string; role: string; role_label: string; display_name: string }[];
+}
+
+export interface AreaCount {
+  code: string;
+  name: string;
+  center: [number, number] | null;
+  open: number;
+  overdue: number;
+  near: number;
+  by_status: Record<string, number>;
+  by_urgency: Record<string, number>;
+}
+
+export interface MapPayload {
+  area: { code: string; name: string; level: string };
+  path: { code: string; name: string; level: string }[];
+  child_level: string | null;
+  areas: AreaCount[];
+  unlocated: number;
+  events: {
+    mode: "points" | "cells";
+    fields: string[];
+    rows: unknown[][];
+    total: number;
+    cell: number | null;
+    codes?: Record<string, string[]> | null;
+  };
+  heat: { days: number; cell: number; fields: string[]; rows: number[][] };
+  generated_at: string;
+}
+
+export interface Summary {
+  day: string;
+  intake_today: number;
+  dispatched_today: number;
+  resolved_today: number;
+  closed_today: number;
+  open: number;
+  overdue: number;
+  near: number;
+  review_queue: number;
+  supervised_open: number;
+  by_status: Record<string, number>;
+  by_channel_today: Record<string, number>;
+}
+
+export interface EvaluationRow {
+  key: string;
+  name: string;
+  volume: number;
+  signed_on_time_rate: number | null;
+  resolved_on_time_rate: number | null;
+  return_rate: number | null;
+  resolution_rate: number | null;
+  satisfaction_rate: number | null;
+  mean_rating: number | null;
+  mean_handling_hours: number | null;
+}
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly detail: string,
+    readonly body: unknown,
+  ) {
+    super(detail);
+  }
+}
+
+interface Tokens {
+  access: string;
+  refresh: string;
+}
+
+const STORE = "cityhub.tokens";
+let tokens: Tokens | null = JSON.parse(sessionStorage.getItem(STORE) ?? "null") as Tokens | null;
+let refreshing: Promise<boolean> | null = null;
+let onLoggedOut: () => void = () => {};
+
+export function whenLoggedOut(handler: () => void): void {
+  onLoggedOut = handler;
+}
+
+export function accessToken(): string | null {
+  return tokens?.access ?? null;
+}
+
+function keep(next: Tokens | null): void {
+  tokens = next;
+  if (next) sessionStorage.setItem(STORE, JSON.stringify(next));
+  else sessionStorage.removeItem(STORE);
+}
+
+type Query = Record<string, string | number | boolean | (string | number)[] | null | undefined>;
+
+function url(path: string, query?: Query): string {
+  const params = new URLSearchParams();
+  for (const [name, value] of Object.entries(query ?? {})) {
+    if (value === null || value === undefined || value === "") continue;
+    for (const v of Array.isArray(value) ? value : [value]) params.append(name, String(v));
+  }
+  const qs = params.toString();
+  return qs ? `${path}?${qs}` : path;
+}
+
+async function problem(response: Response): Promise<ApiError> {
+  let body: unknown = null;
+  try {
+    body = await response.json();
+  } catch {
+    body = null;
+  }
+  const detail =
+    (body as { detail?: unknown } | null)?.detail ?? `${response.status} ${response.statusText || "error"}`;
+  return new ApiError(response.status, typeof detail === "string" ? detail : JSON.stringify(detail), body);
+}
+
+/** Exchange the refresh token for a new pair (rotation); false when the session is over. */
+export async function refresh(): Promise<boolean> {
+  if (!tokens) return false;
+  refreshing ??= (async () => {
+    try {
+      const response = await fetch("/api/v1/auth/refresh", {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ refresh_token: tokens?.refresh }),
+      });
+      if (!response.ok) return false;
+      const body = (await response.json()) as { access_token: string; refresh_token: string };
+      keep({ access: body.access_token, refresh: body.refresh_token });
+      return true;
+    } finally {
+      refreshing = null;
+    }
+  })();
+  return refreshing;
+}
+
+export async function api<T>(
+  path: string,
+  options: { method?: string; body?: unknown; query?: Query; auth?: boolean } = {},
+): Promise<T> {
+  const send = () =>
+    fetch(url(path, options.query), {
+      method: options.method ?? "GET",
+      headers: {
+        Accept: "application/json",
+        ...(options.body !== undefined ? { "Content-Type": "application/json" } : {}),
+        ...(tokens && options.auth !== false ? { Authorization: `Bearer ${tokens.access}` } : {}),
+      },
+      body: options.body !== undefined ? JSON.stringify(options.body) : undefined,
+    });
+  let response = await send();
+  if (response.status === 401 && options.auth !== false && tokens) {
+    if (await refresh()) response = await send();
+    if (response.status === 401) {
+      keep(null);
+      onLoggedOut();
+    }
+  }
+  if (!response.ok) throw await problem(response);
+  if (response.status === 204) return undefined as T;
+  return (await response.json()) as T;
+}
+
+export async function login(username: string, password: string): Promise<Me> {
+  const body = await api<{ access_token: string; refresh_token: string }>("/api/v1/auth/login", {
+    method: "POST",
+    body: { username, password },
+    auth: false,
+  });
+  keep({ access: body.access_token, refresh: body.refresh_token });
+  return api<Me>("/api/v1/auth/me");
+}
+
+export async function logout(): Promise<void> {
+  try {
+    await api("/api/v1/auth/logout", { method: "POST" });
+  } finally {
+    keep(null);
+  }
+}
+
+export const events = {
+  list: (query: Query) => api<EventPage>("/api/v1/events", { query }),
+  get: (id: number) => api<EventOut>(`/api/v1/events/${id}`),
+  act: (id: number, path: string, body: unknown) =>
+    api<EventOut>(`/api/v1/events/${id}/${path}`, { method: "POST", body }),
+};

@@ -1,0 +1,84 @@
+// Colours are never the only signal: every badge carries a label, and urgency, deadline and warning
+// level also a distinct symbol (● ▲ ◆, ◐ ⚠, and I–IV), for colour-blind readers and grey wall screens.
+
+import { h } from "../dom";
+import { code } from "../i18n";
+
+export const STATUS_COLOURS: Record<string, string> = {
+  received: "#8aa4c8",
+  dispatched: "#3d8bfd",
+  accepted: "#20c5d8",
+  in_progress: "#f5a524",
+  resolved: "#45c46b",
+  closed: "#6b7a8f",
+  returned: "#b07cff",
+  suspended: "#9aa5b1",
+  reopened: "#ff6fb1",
+  merged: "#6b7a8f",
+  cancelled: "#6b7a8f",
+};
+
+export const URGENCY_SYMBOLS: Record<string, string> = { normal: "●", urgent: "▲", critical: "◆" };
+// ECharts symbols for the same urgencies, so the map uses the same shapes as the lists.
+export const URGENCY_MAP_SYMBOLS: Record<string, string> = {
+  normal: "circle",
+  urgent: "triangle",
+  critical: "diamond",
+};
+
+export const LEVEL_COLOURS: Record<string, string> = {
+  red: "#d7191c",
+  orange: "#f07800",
+  yellow: "#f2c200",
+  blue: "#1f6fd1",
+  green: "#2e9e44",
+};
+export const LEVEL_MARKS: Record<string, string> = { red: "Ⅰ", orange: "Ⅱ", yellow: "Ⅲ", blue: "Ⅳ", green: "○" };
+
+export function statusBadge(status: string): HTMLElement {
+  return h(
+    "span",
+    { class: "badge status", style: `--c:${STATUS_COLOURS[status] ?? "#888"}`, "data-status": status },
+    code("status", status),
+  );
+}
+
+export function urgencyBadge(urgency: string): HTMLElement {
+  return h(
+    "span",
+    { class: `badge urgency u-${urgency}`, "data-urgency": urgency },
+    h("span", { "aria-hidden": "true" }, URGENCY_SYMBOLS[urgency] ?? "●"),
+    " ",
+    code("urgency", urgency),
+  );
+}
+
+export function deadlineBadge(state: string): HTMLElement | null {
+  if (state !== "near" && state !== "overdue") return null;
+  return h(
+    "span",
+    { class: `badge deadline d-${state}`, "data-deadline": state },
+    h("span", { "aria-hidden": "true" }, state === "overdue" ? "⚠" : "◐"),
+    " ",
+    code("deadline", state),
+  );
+}
+
+export function levelBadge(level: string): HTMLElement {
+  return h(
+    "span",
+    { class: `badge level l-${level}`, style: `--c:${LEVEL_COLOURS[level] ?? "#888"}`, "data-level": level },
+    h("span", { class: "mark", "aria-hidden": "true" }, LEVEL_MARKS[level] ?? "?"),
+    " ",
+    code("level", level),
+  );
+}
+
+export function unavailable(message: string): HTMLElement {
+  return h(
+    "div",
+    { class: "unavailable", role: "note" },
+    h("span", { class: "icon", "aria-hidden": "true" }, "⊘"),
+    h("span", null, message),
+  );
+}

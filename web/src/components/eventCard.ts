@@ -1,0 +1,95 @@
+// The essentials of one event for a workbench's side panel: what, where, who, deadlines, suggestion.
+
+import type { EventOut } from "../api";
+import { fmtTime, h, pct } from "../dom";
+import { code, t } from "../i18n";
+import { deadlineBadge, statusBadge, urgencyBadge } from "./badges";
+
+export function eventCard(e: EventOut): HTMLElement {
+  const fact = (label: string, ...value: (Node | string | null)[]) =>
+    h("div", { class: "fact" }, h("dt", null, t(label)), h("dd", null, ...value));
+  const reporter = e.reporter?.anonymous
+    ? t("anonymous")
+    : [e.reporter?.name, e.reporter?.phone].filter(Boolean).join(" ") || "—";
+  return h(
+    "article",
+    { class: "event-card", "data-event-id": e.id, "data-status": e.status },
+    h(
+      "header",
+      null,
+      h("a", { href: `/events/${e.id}`, "data-link": true, class: "number" }, e.number),
+      " ",
+      statusBadge(e.status),
+      " ",
+      urgencyBadge(e.urgency),
+      " ",
+      deadlineBadge(e.deadline_state),
+      e.supervised ? h("span", { class: "badge supervised" }, "督办") : null,
+    ),
+    h("h3", null, e.title),
+    e.description ? h("p", { class: "description" }, e.description) : null,
+    h(
+      "dl",
+      { class: "facts" },
+      fact("channel", code("channel", e.channel)),
+      fact("category", e.category?.path ?? "—"),
+      fact("address", e.address ?? "—"),
+      fact("area", Object.values(e.areas).map((a) => a.name).join(" / ") || "—"),
+      fact("reporter", reporter),
+      fact("department", e.lead_department?.name ?? "—"),
+      fact("created_at", fmtTime(e.created_at)),
+      fact("sign_deadline", fmtTime(e.sign_deadline)),
+      fact("deadline", fmtTime(e.resolve_deadline)),
+      e.extension_requested_until ? fact("until", fmtTime(e.extension_requested_until)) : null,
+    ),
+    suggestionBox(e),
+  );
+}
+
+export function suggestionBox(e: EventOut): HTMLElement | null {
+  const s = e.suggestion;
+  if (!s || (!s.category && !s.department)) return null;
+  const confidence = typeof s.confidence === "number" ? s.confidence : null;
+  return h(
+    "div",
+    { class: "suggestion", "data-confidence": confidence ?? "" },
+    h("h4", null, t("suggestion"), s.source ? h("span", { class: "muted" }, ` · ${String(s.source)}`) : null),
+    h(
+      "p",
+      null,
+      h("span", { class: "muted" }, `${t("category")}: `),
+      s.category?.path ?? "—",
+      h("br"),
+      h("span", { class: "muted" }, `${t("department")}: `),
+      s.department?.name ?? "—",
+    ),
+    confidence !== null
+      ? h(
+          "div",
+          { class: "confidence" },
+          h("span", { class: "muted" }, `${t("confidence")} `),
+          h("meter", { min: 0, max: 1, low: 0.5, high: 0.8, optimum: 1, value: confidence }),
+          ` ${pct(confidence)}`,
+        )
+      : null,
+  );
+}
+
+export function timelineList(e: EventOut): HTMLElement {
+  const items = e.timeline ?? [];
+  return h(
+    "ol",
+    { class: "timeline" },
+    items.map((a) =>
+      h(
+        "li",
+        { "data-action": a.action },
+        h("time", null, fmtTime(a.at)),
+        h("b", null, code("action", a.action)),
+        a.to_status && a.to_status !== a.from_status ? h("span", { class: "muted" }, ` → ${code("status", a.to_status)}`) : null,
+        h("span", { class: "actor" }, ` · ${a.actor}`),
+        a.note ? h("p", null, a.note) : null,
+      ),
+    ),
+  );
+}

@@ -1,0 +1,45 @@
+// Who is logged in and what the hub offers; set once at boot and at login.
+
+import type { Me, UiConfig } from "./api";
+
+export const session: { config: UiConfig | null; me: Me | null } = { config: null, me: null };
+
+export const PATHS: Record<string, string> = {
+  overview: "/",
+  dispatch: "/dispatch",
+  inbox: "/inbox",
+  supervise: "/supervise",
+  alerts: "/alerts",
+  events: "/events",
+  audit: "/audit",
+  report: "/report",
+};
+
+// The screens of each role, the first being its home. The API decides what each may see and do; this
+// only decides which screens are worth offering.
+export const NAV: Record<string, string[]> = {
+  admin: ["overview", "dispatch", "supervise", "alerts", "events", "audit"],
+  dispatcher: ["overview", "dispatch", "alerts", "events"],
+  handler: ["inbox", "overview", "events"],
+  supervisor: ["supervise", "overview", "alerts", "events", "audit"],
+  grid_worker: ["overview", "events", "report"],
+  data_steward: ["overview", "events", "audit"],
+  citizen: ["report"],
+};
+
+export function navFor(role: string | undefined): string[] {
+  return NAV[role ?? ""] ?? ["overview", "events"];
+}
+
+export function feature(name: string): boolean {
+  return session.config?.features[name] ?? false;
+}
+
+export function can(role: string[]): boolean {
+  return role.includes(session.me?.role ?? "");
+}
+
+/** Whether the hub serves this optional route (e.g. "/api/v1/alerts/{alert_id}/acknowledge"). */
+export function hasPath(path: string): boolean {
+  return session.config?.optional_paths.includes(path) ?? false;
+}

@@ -1,0 +1,82 @@
+// The audit log: who did what, newest first (administrators, supervisors, data stewards).
+
+import { ApiError, api } from "../api";
+import { unavailable } from "../components/badges";
+import { fmtTime, h, replace } from "../dom";
+import { t } from "../i18n";
+
+interface AuditRow {
+  id: number;
+  at: string;
+  actor: string;
+  action: string;
+  object_type: string;
+  object_id: string;
+  changes: Record<string, unknown>;
+  purpose: string | null;
+}
+
+export function auditView(root: HTMLElement): void {
+  const objectType = h("input", { id: "a-type", maxlength: 40, placeholder: "events" });
+  const actor = h("input", { id: "a-actor", maxlength: 100 });
+  const result = h("div", { class: "list" });
+  const load = async () => {
+    replace(result, t("loading"));
+    try {
+      const rows = await api<AuditRow[]>("/api/v1/audit", {
+        query: { object_type: objectType.value.trim() || undefined, actor: actor.value.trim() || undefined, limit: 200 },
+      });
+      replace(
+        result,
+        h(
+          "table",
+          { class: "audit" },
+          h("thead", null, h("tr", null, [t("at"), t("actor"), t("action"), t("object"), ""].map((c) => h("th", { scope: "col" }, c)))),
+          h(
+            "tbody",
+            null,
+            rows.map((r) =>
+              h(
+                "tr",
+                null,
+                h("td", null, fmtTime(r.at)),
+                h("td", null, r.actor),
+                h("td", null, r.action),
+                h("td", null, `${r.object_type} ${r.object_id}`),
+                h("td", { class: "changes" }, r.purpose ?? summarise(r.changes)),
+              ),
+            ),
+          ),
+        ),
+      );
+    } catch (err) {
+      replace(result, unavailable(err instanceof ApiError && err.status === 403 ? t("no_permission") : String(err)));
+    }
+  };
+  root.append(
+    h(
+      "section",
+      { class: "page" },
+      h("h1", null, t("audit_log")),
+      h(
+        "form",
+        { class: "filters", on: { submit: (e: Event) => (e.preventDefault(), void load()) } },
+        h("label", { for: "a-type" }, t("object")),
+        objectType,
+        h("label", { for: "a-actor" }, t("actor")),
+        actor,
+        h("button", { type: "submit", class: "btn primary" }, t("filter")),
+      ),
+      result,
+    ),
+  );
+  void load();
+}
+
+function summarise(changes: Record<string, unknown>): string {
+  const text = Object.entries(changes)
+    .slice(0, 4)
+    .map(([k, v]) => `${k}: ${JSON.stringify(v)}`)
+    .join("; ");
+  return text.length > 160 ? text.slice(0, 157) + "…" : text;
+}
