@@ -22,9 +22,14 @@ _bearer = HTTPBearer(auto_error=False, description="an access token from /api/v1
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 
-def settings_of(request: Request) -> Settings:
+def app_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
+
+
+async def settings_of(request: Request) -> Settings:
+    """A dependency that needs no worker thread (FastAPI runs plain ``def`` dependencies in one)."""
+    return app_settings(request)
 
 
 def current_principal(
@@ -38,7 +43,7 @@ def current_principal(
     if token.startswith(API_TOKEN_PREFIX):
         user = user_for_api_token(session, token)
     else:
-        user_id = decode_access_token(settings_of(request), token)
+        user_id = decode_access_token(app_settings(request), token)
         found = session.get(User, user_id)
         if found is None or not found.active:
             raise Unauthorized("the account is disabled or no longer exists")

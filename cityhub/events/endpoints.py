@@ -39,7 +39,7 @@ router = APIRouter(tags=["events"])
 MAX_TAXONOMY_BYTES = 2_000_000
 
 
-def dispatch_policy(request: Request) -> service.DispatchPolicy:
+async def dispatch_policy(request: Request) -> service.DispatchPolicy:
     policy_: service.DispatchPolicy = request.app.state.dispatch_policy
     return policy_
 

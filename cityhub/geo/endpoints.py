@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
@@ -59,16 +58,7 @@ def get_area(code: str, _principal: PrincipalDep, session: SessionDep) -> AreaOu
 def children_geojson(code: str, _principal: PrincipalDep, session: SessionDep) -> dict[str, Any]:
     """The boundaries of an area's children as a GeoJSON FeatureCollection (WGS-84), for maps."""
     parent = service.get_area(session, code)
-    features = [
-        {
-            "type": "Feature",
-            "id": a.code,
-            "properties": {"code": a.code, "name": a.name, "level": a.level},
-            "geometry": json.loads(a.geometry) if a.geometry else None,
-        }
-        for a in session.scalars(select(Area).where(Area.parent_id == parent.id).order_by(Area.code))
-    ]
-    return {"type": "FeatureCollection", "features": features}
+    return service.feature_collection(service.with_boundaries(session, Area.parent_id == parent.id))
 
 
 @router.get("/geo/locate", response_model=LocateOut)

@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from shapely.geometry import mapping, shape
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, select
+from sqlalchemy.orm import Session, undefer
 
 from cityhub.geo.crs import CRS, to_wgs84
 from cityhub.geo.generate import AreaRecord
@@ -58,7 +59,7 @@ def import_records(session: Session, records: Sequence[AreaRecord]) -> int:
 def _build(session: Session) -> tuple[AreaIndex, dict[str, tuple[int, AreaLevel]]]:
     shapes: list[AreaShape] = []
     codes: dict[str, tuple[int, AreaLevel]] = {}
-    for area in session.scalars(select(Area)):
+    for area in session.scalars(select(Area).options(undefer(Area.geometry))):
         codes[area.code] = (area.id, AreaLevel(area.level))
         if area.geometry:
             shapes.append(AreaShape(area.code, str(area.level), shape(json.loads(area.geometry))))
@@ -129,3 +130,23 @@ def ancestors(session: Session, area: Area) -> list[Area]:
             break
         chain.append(parent)
     return chain
+
+
+def with_boundaries(session: Session, *where: ColumnElement[bool]) -> list[Area]:
+    """Areas with their boundaries loaded (the geometry is deferred otherwise), ordered by code."""
+    stmt = select(Area).where(*where).options(undefer(Area.geometry)).order_by(Area.code)
+    return list(session.scalars(stmt))
+
+
+def feature_collection(areas: Sequence[Area]) -> dict[str, Any]:
+    """Areas as a GeoJSON FeatureCollection (WGS-84), as the maps draw them."""
+    features = [
+        {
+            "type": "Feature",
+            "id": a.code,
+            "properties": {"code": a.code, "name": a.name, "level": a.level},
+            "geometry": json.loads(a.geometry) if a.geometry else None,
+        }
+        for a in areas
+    ]
+    return {"type": "FeatureCollection", "features": features}

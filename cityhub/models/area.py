@@ -40,8 +40,9 @@ class Area(Base):
     name: Mapped[str] = mapped_column(String(100))
     level: Mapped[AreaLevel] = mapped_column(str_enum(AreaLevel, 12), index=True)
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("areas.id"), index=True)
-    # GeoJSON geometry in WGS-84; the spatial index is built in memory from it.
-    geometry: Mapped[str | None] = mapped_column(Text)
+    # GeoJSON geometry in WGS-84; the spatial index is built in memory from it. Deferred: a district's
+    # boundary is tens of kilobytes, and most reads of an area want its code and name only.
+    geometry: Mapped[str | None] = mapped_column(Text, deferred=True)
     center_lon: Mapped[float | None]
     center_lat: Mapped[float | None]
     population: Mapped[int | None]

@@ -81,7 +81,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 BOTH_FORMATS: dict[str, dict[str, Any]] = {"application/json": {}, "text/xml": {}}
 
 
-def _dispatch_policy(request: Request) -> DispatchPolicy:
+async def _dispatch_policy(request: Request) -> DispatchPolicy:
     policy: DispatchPolicy = request.app.state.dispatch_policy
     return policy
 

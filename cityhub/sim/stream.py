@@ -201,7 +201,7 @@ def load_world(session: Session) -> World:
 
 
 def _load_districts(session: Session) -> tuple[District, ...]:
-    rows = session.scalars(select(Area).where(Area.level == AreaLevel.DISTRICT).order_by(Area.code))
+    rows = geo.with_boundaries(session, Area.level == AreaLevel.DISTRICT)
     return tuple(
         District(a.id, a.code, a.name, float(a.population or 1), _prepare(a.geometry))
         for a in rows
