@@ -54,13 +54,16 @@ class PerDatabase(Generic[T]):
 def generation(session: Session, tables: Sequence[type[Base]]) -> Generation:
     """Row count and highest id of each table, remembered by the session until it writes to them."""
     memo: dict[type[Base], Generation] = session.info.setdefault(_MEMO, {})
-    found: list[int] = []
-    for table in tables:
-        if table not in memo:
-            count, highest = session.execute(select(func.count(), func.max(table.id))).one()  # type: ignore[attr-defined]
-            memo[table] = (int(count), int(highest or 0))
-        found.extend(memo[table])
-    return tuple(found)
+    unknown = [table for table in tables if table not in memo]
+    if unknown:  # one round trip for all of them
+        columns = []
+        for table in unknown:
+            columns += [select(func.count()).select_from(table).scalar_subquery()]
+            columns += [select(func.max(table.id)).scalar_subquery()]  # type: ignore[attr-defined]
+        values = session.execute(select(*columns)).one()
+        for i, table in enumerate(unknown):
+            memo[table] = (int(values[2 * i] or 0), int(values[2 * i + 1] or 0))
+    return tuple(part for table in tables for part in memo[table])
 
 
 @event.listens_for(Session, "after_flush")
