@@ -23,7 +23,7 @@ from cityhub.events.endpoints import router as events_router
 from cityhub.geo.endpoints import router as geo_router
 from cityhub.indicators.endpoints import router as indicators_router
 from cityhub.kit.db import make_engine, make_session_factory
-from cityhub.kit.http import BodyLimit, install_error_handlers
+from cityhub.kit.http import Admission, BodyLimit, install_error_handlers
 from cityhub.kit.settings import Settings, get_settings
 from cityhub.open311.endpoints import router as open311_router
 from cityhub.org.endpoints import router as org_router
@@ -89,6 +89,12 @@ def create_app(
     app.include_router(open311_router)
     _public_routes(app, session_factory)
     spa.mount(app)  # last: the dashboard's page fallback catches every path not routed above
+    app.add_middleware(
+        Admission,
+        limit=settings.max_concurrent_requests,
+        wait_s=settings.admission_wait_s,
+        exempt=("/api/v1/stream",),
+    )
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     return app
 

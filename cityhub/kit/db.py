@@ -70,13 +70,21 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+# Connections a process may hold at once (pool size + overflow), on either backend. The API admits fewer
+# requests than this at a time (``Settings.max_concurrent_requests``; see ``kit.http.Admission``).
+POOL_SIZE, POOL_OVERFLOW = 10, 20
+POOL_CONNECTIONS = POOL_SIZE + POOL_OVERFLOW
+
+
 def make_engine(url: str, **kwargs: Any) -> Engine:
+    kwargs.setdefault("pool_size", POOL_SIZE)
+    kwargs.setdefault("max_overflow", POOL_OVERFLOW)
     if url.startswith("sqlite"):
+        if ":memory:" in url or url.rstrip("/").endswith("sqlite:"):
+            kwargs.pop("pool_size"), kwargs.pop("max_overflow")  # one shared in-memory connection
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    kwargs.setdefault("pool_size", 10)
-    kwargs.setdefault("max_overflow", 20)
     return create_engine(url, pool_pre_ping=True, **kwargs)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from typing import Any
 
@@ -21,7 +22,9 @@ PROBLEM = "application/problem+json"
 
 def problem(status: int, title: str, detail: str, **extra: Any) -> JSONResponse:
     body = {"type": "about:blank", "title": title, "status": status, "detail": detail, **extra}
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else {}
+    if "retry_after" in extra:
+        headers["Retry-After"] = str(extra["retry_after"])
     return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
 
 
@@ -118,3 +121,48 @@ class BodyLimit:
 
 class _TooLarge(Exception):
     pass
+
+
+class Admission:
+    """At most ``limit`` API requests inside the app at once; the others wait here, without a thread or
+    a database connection, for up to ``wait_s`` seconds and are then refused with 503 and Retry-After.
+
+    Without it, a burst deadlocks: FastAPI runs each synchronous dependency and endpoint in its own hop
+    through a shared pool of worker threads, and a request keeps its database connection between hops.
+    Once the requests holding every pooled connection wait for a worker thread, and every worker thread
+    waits for a connection, nothing moves until the pool's time-out. Keeping ``limit`` below the
+    connection pool (``kit.db.POOL_CONNECTIONS``, less what background jobs use) means an admitted request
+    always gets its connection. Long-lived streams (``exempt``) hold no connection while they stream.
+    """
+
+    PREFIXES = ("/api/", "/open311/")
+
+    def __init__(self, app: ASGIApp, limit: int, wait_s: float, exempt: tuple[str, ...] = ()) -> None:
+        self.app = app
+        self.limit = limit
+        self.wait_s = wait_s
+        self.exempt = exempt
+        self._slots: asyncio.Semaphore | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path: str = scope.get("path", "")
+        if scope["type"] != "http" or not path.startswith(self.PREFIXES) or path in self.exempt:
+            await self.app(scope, receive, send)
+            return
+        if self._slots is None:  # created in the server's event loop
+            self._slots = asyncio.Semaphore(self.limit)
+        try:
+            await asyncio.wait_for(self._slots.acquire(), timeout=self.wait_s)
+        except TimeoutError:
+            response = problem(
+                503,
+                "Busy",
+                f"the hub is serving {self.limit} requests and more were waiting; retry shortly",
+                retry_after=1,
+            )
+            await response(scope, receive, send)
+            return
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self._slots.release()

@@ -7,7 +7,7 @@ from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import model_validator
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -34,6 +34,10 @@ class Settings(BaseSettings):
     access_token_minutes: int = 15
     refresh_token_days: int = 7
     max_body_bytes: int = 1_048_576
+    # API requests inside the app at once (the rest wait up to admission_wait_s, then 503); keep it below
+    # the database connection pool (cityhub.kit.db.POOL_CONNECTIONS) less what background jobs use.
+    max_concurrent_requests: int = Field(default=16, ge=1, le=64)
+    admission_wait_s: float = Field(default=10.0, gt=0, le=120)
     calendar_file: Path | None = None
     scheduler_interval_s: float = 60.0
     near_deadline_fraction: float = 0.2
@@ -47,6 +51,7 @@ class Settings(BaseSettings):
     telemetry_max_inflight: int = 20_000
     telemetry_raw_retention_days: int = 30
     telemetry_1m_retention_days: int = 400
+    telemetry_dead_letter_retention_days: int = 30
     telemetry_rollup_interval_s: float = 30.0
 
     @model_validator(mode="after")
