@@ -30,7 +30,7 @@ from cityhub.models.catalog import (
     ShareRequest,
     SharingAttribute,
 )
-from cityhub.models.entity import Entity
+from cityhub.models.entity import Entity, EntityRelation
 from cityhub.models.event import AssignmentStatus, Event, EventAssignment
 from cityhub.models.org import Role
 
@@ -514,3 +514,61 @@ def sees_personal_entity(
     """A registered person's identity is for the grid workers of their community only (the same rule as
     ``sees_alert_subject``); everyone else who may read the record sees it masked."""
     return sees_alert_subject(principal, entity_community_id, principal_community_id)
+
+
+# ---------------------------------------------------------------- the sensor layer (感知设备)
+
+
+def readable_sensors(principal: Principal) -> ColumnElement[bool]:
+    """The WHERE clause of the map's sensor layer. A device's health says whether it has open alerts, so the
+    layer is for roles that read both telemetry and alerts (403 for the others); the devices are the
+    readable entities, and a device counts as alarming only through alerts the principal may read."""
+    if principal.role not in GLOBAL_ACTIONS["telemetry.read"] & GLOBAL_ACTIONS["alerts.read"]:
+        raise Forbidden(f"a {principal.role.label} ({principal.role}) may not read the sensor layer")
+    return readable_entities(principal)
+
+
+# ---------------------------------------------------------------- readings of a registered person's meter
+# A device related to a registered person (a gas or water meter that *serves* an elderly person living alone)
+# shows that person's daily life — when they get up, cook, wash (PIPL Art. 28 sensitive personal information).
+# Its readings are for those who care for the person: the grid workers of the person's community, as for their
+# identity (not even administrators). For everyone else the device's readings do not exist (404); the meter
+# itself stays a readable city object. The reading service audits every permitted read.
+
+
+def _people_served(principal: Principal | None) -> ColumnElement[bool]:
+    """Some registered person the device (``Entity``) relates to — outside ``principal``'s care if given."""
+    person = aliased(Entity)
+    link = aliased(EntityRelation)
+    query = (
+        select(link.id)
+        .join(person, person.id == link.target_id)
+        .where(link.source_id == Entity.id, person.type.in_(_personal_entity_types()))
+    )
+    if principal is not None:
+        query = query.where(~_cares_for(principal, person.community_id))
+    return exists(query)
+
+
+def _cares_for(principal: Principal, community_id: InstrumentedAttribute[int | None]) -> ColumnElement[bool]:
+    """The principal is a grid worker of the community (a person without a known community: nobody)."""
+    if principal.role is not G or principal.area_id is None:
+        return false()
+    if principal.area_level is AreaLevel.GRID:
+        return community_id == _community_of_grid(principal.area_id)
+    if principal.area_level is AreaLevel.COMMUNITY:
+        return community_id == principal.area_id
+    return false()
+
+
+def serves_registered_person() -> ColumnElement[bool]:
+    """Whether a device (``Entity``) relates to a registered person: its readings are personal data."""
+    return _people_served(None)
+
+
+def readable_readings(principal: Principal) -> ColumnElement[bool]:
+    """The WHERE clause (over ``Entity``) of every read of a device's readings, raw or rolled up: devices of
+    registered people only for the grid workers of every person they serve."""
+    if principal.role not in GLOBAL_ACTIONS["telemetry.read"]:
+        return false()
+    return ~_people_served(principal)

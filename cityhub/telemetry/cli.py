@@ -164,6 +164,6 @@ def maintain() -> None:
     with system_session() as session:
         done, kept = rollup.maintain(session, get_settings(), clock.now())
     typer.echo(
-        f"rolled up {done.minutes} minutes and {done.hours} hours; deleted {kept.raw_deleted} raw readings "
-        f"and {kept.minutes_deleted} minute rollups past retention"
+        f"rolled up {done.minutes} minutes and {done.hours} hours; deleted {kept.raw_deleted} raw readings, "
+        f"{kept.minutes_deleted} minute rollups and {kept.dead_letters_deleted} dead letters past retention"
     )

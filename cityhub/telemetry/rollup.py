@@ -4,21 +4,23 @@ Ingest marks every minute it wrote into (``telemetry_dirty_minutes``, late data 
 claims dirty minutes and recomputes them completely from the raw readings — delete and insert, so a rerun
 gives the same answer — then recomputes the hours that contain them from the minute rollups. Claiming and
 recomputing happen in one transaction: a reading committed meanwhile marks its minute dirty again.
-Retention deletes raw readings after N days and minute rollups after M days, in hour-sized steps along the
-``ts`` index; hour rollups are kept forever.
+Retention deletes raw readings after N days, minute rollups after M days and dead letters (rejected
+readings, pending or replayed) after K days, in hour-sized steps along the ``ts`` and ``received_at``
+indexes; hour rollups are kept forever.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import delete, func, select, text
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from cityhub.kit.settings import Settings
-from cityhub.models.telemetry import DirtyMinute, Reading, Resolution, Rollup
+from cityhub.models.telemetry import DeadLetter, DirtyMinute, Reading, Resolution, Rollup
 from cityhub.telemetry.repository import to_us
 
 MINUTE = Resolution.MINUTE.micros
@@ -111,20 +113,21 @@ def _runs(buckets: list[int], step: int) -> Iterator[tuple[int, int]]:
 class RetentionReport:
     raw_deleted: int
     minutes_deleted: int
+    dead_letters_deleted: int = 0
 
 
-def retention(session: Session, *, now: datetime, raw_days: int, minute_days: int) -> RetentionReport:
-    """Delete raw readings older than ``raw_days`` and minute rollups older than ``minute_days``."""
-    raw_cut = to_us(now - timedelta(days=raw_days))
-    oldest = session.scalar(select(func.min(Reading.ts)))
-    raw_deleted = 0
-    steps = 0
-    # Hour-sized deletes keep each statement (and the SQLite write lock) short.
-    while oldest is not None and oldest < raw_cut and steps < MAX_RETENTION_STEPS:
-        upper = min(oldest // HOUR * HOUR + HOUR, raw_cut)
-        raw_deleted += session.execute(delete(Reading).where(Reading.ts < upper)).rowcount or 0  # type: ignore[attr-defined]
-        oldest = session.scalar(select(func.min(Reading.ts)))
-        steps += 1
+def retention(
+    session: Session, *, now: datetime, raw_days: int, minute_days: int, dead_letter_days: int
+) -> RetentionReport:
+    """Delete raw readings older than ``raw_days``, minute rollups older than ``minute_days`` and dead letters
+    received more than ``dead_letter_days`` ago."""
+    raw_deleted = _delete_before(
+        session,
+        Reading,
+        Reading.ts,
+        to_us(now - timedelta(days=raw_days)),
+        lambda us: us // HOUR * HOUR + HOUR,
+    )
     minute_cut = to_us(now - timedelta(days=minute_days))
     minutes_deleted = (
         session.execute(  # type: ignore[attr-defined]
@@ -132,8 +135,35 @@ def retention(session: Session, *, now: datetime, raw_days: int, minute_days: in
         ).rowcount
         or 0
     )
+    dead_deleted = _delete_before(
+        session,
+        DeadLetter,
+        DeadLetter.received_at,
+        now - timedelta(days=dead_letter_days),
+        lambda at: at.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1),
+    )
     session.flush()
-    return RetentionReport(raw_deleted, minutes_deleted)
+    return RetentionReport(raw_deleted, minutes_deleted, dead_deleted)
+
+
+def _delete_before(
+    session: Session,
+    model: type[Any],
+    column: InstrumentedAttribute[Any],
+    cut: Any,
+    next_hour: Callable[[Any], Any],
+) -> int:
+    """Delete the rows whose ``column`` (an indexed time) is before ``cut``, oldest hour first."""
+    oldest = session.scalar(select(func.min(column)))
+    deleted = 0
+    steps = 0
+    # Hour-sized deletes keep each statement (and the SQLite write lock) short.
+    while oldest is not None and oldest < cut and steps < MAX_RETENTION_STEPS:
+        upper = min(next_hour(oldest), cut)
+        deleted += session.execute(delete(model).where(column < upper)).rowcount or 0  # type: ignore[attr-defined]
+        oldest = session.scalar(select(func.min(column)))
+        steps += 1
+    return deleted
 
 
 def maintain(session: Session, settings: Settings, now: datetime) -> tuple[RollupReport, RetentionReport]:
@@ -145,5 +175,6 @@ def maintain(session: Session, settings: Settings, now: datetime) -> tuple[Rollu
         now=now,
         raw_days=settings.telemetry_raw_retention_days,
         minute_days=settings.telemetry_1m_retention_days,
+        dead_letter_days=settings.telemetry_dead_letter_retention_days,
     )
     return report, kept

@@ -15,9 +15,12 @@ from sqlalchemy.orm import Session
 
 from cityhub.access import policy
 from cityhub.access.principal import Principal
+from cityhub.audit.hooks import record
 from cityhub.entities import service as entities
-from cityhub.kit.errors import PayloadTooLarge, TooManyRequests, Unprocessable
+from cityhub.entities import types as entity_types
+from cityhub.kit.errors import NotFound, PayloadTooLarge, TooManyRequests, Unprocessable
 from cityhub.kit.timeutil import clock
+from cityhub.models.entity import Entity, EntityRelation
 from cityhub.models.telemetry import DeadLetter, DeadLetterStatus, Resolution
 from cityhub.telemetry import catalog, ingest, repository
 from cityhub.telemetry.devices import device_of
@@ -106,6 +109,7 @@ def series(session: Session, principal: Principal, q: SeriesQuery) -> SeriesOut:
     entity = entities.get(session, principal, q.device)
     if q.until <= q.since:
         raise Unprocessable("until must be after since", field="until")
+    personal = _readable(session, principal, entity)
     device_type = catalog.get(device_of(entity).kind)
     spec = device_type.metrics.get(q.metric) if device_type else None
     if spec is None:
@@ -130,6 +134,8 @@ def series(session: Session, principal: Principal, q: SeriesQuery) -> SeriesOut:
             )
             for r in rows
         ]
+    if personal:
+        _audit_personal_read(session, principal, entity, q)
     return SeriesOut(
         device=entity.code,
         metric=q.metric,
@@ -138,6 +144,49 @@ def series(session: Session, principal: Principal, q: SeriesQuery) -> SeriesOut:
         points=points[: q.limit],
         truncated=len(points) > q.limit,
     )
+
+
+def _readable(session: Session, principal: Principal, entity: Entity) -> bool:
+    """Whether the device's readings are a registered person's (the policy decides who reads them: 404 for
+    everyone else, as for anything hidden)."""
+    personal = session.scalar(
+        select(policy.serves_registered_person()).where(
+            Entity.id == entity.id, policy.readable_readings(principal)
+        )
+    )
+    if personal is None:
+        raise NotFound(f"no readings of {entity.code}")
+    return bool(personal)
+
+
+def _audit_personal_read(session: Session, principal: Principal, entity: Entity, q: SeriesQuery) -> None:
+    """Every read of a registered person's meter is audited: what was read, whose, and why (PIPL Art. 28)."""
+    people = session.scalars(
+        select(Entity.code)
+        .join(EntityRelation, EntityRelation.target_id == Entity.id)
+        .where(EntityRelation.source_id == entity.id, Entity.type.in_(_personal_types()))
+        .order_by(Entity.code)
+    ).all()
+    record(
+        session,
+        principal,
+        "read_personal_data",
+        "telemetry_readings",
+        str(entity.id),
+        {
+            "device": entity.code,
+            "metric": q.metric,
+            "resolution": q.resolution,
+            "since": q.since.isoformat(),
+            "until": q.until.isoformat(),
+            "people": list(people),
+        },
+        purpose="关爱探视 (care for the registered person the meter serves)",
+    )
+
+
+def _personal_types() -> list[str]:
+    return sorted(code for code, spec in entity_types.catalogue().types.items() if spec.personal)
 
 
 # ---------------------------------------------------------------- dead letters

@@ -70,3 +70,58 @@ def test_the_demo_registers_devices_and_sends_through_the_ingest_path(session: S
     assert session.scalar(select(func.count()).select_from(Reading)) > 0
     # Metrics the telemetry catalogue does not know are left out rather than dead-lettered.
     assert session.scalar(select(func.count(DeadLetter.id))) == 0
+
+
+def test_every_metric_a_pack_scores_or_simulates_is_in_the_telemetry_catalogue() -> None:
+    """Otherwise its readings are dead letters (or left out of the demo) and the pack's indicators never see
+    them — as happened to the fire-risk code's overdue inspections."""
+    from cityhub.indicators.spec import ScoreFormula, TelemetryFormula
+    from cityhub.telemetry import catalog
+
+    reported = {m for t in catalog.device_types().values() for m in t.metrics}
+    for pack in packs.builtin():
+        for kind in pack.devices.values():
+            spec = catalog.get(kind.device_type)
+            assert spec is not None, (pack.key, kind.device_type)
+            missing = [m.name for m in kind.metrics if m.name not in spec.metrics]
+            assert missing == [], (pack.key, kind.name, missing)
+        for indicator in pack.indicators:
+            formula = indicator.formula
+            if isinstance(formula, ScoreFormula):
+                assert formula.metrics <= reported, (indicator.key, formula.metrics - reported)
+            elif isinstance(formula, TelemetryFormula):
+                assert formula.metric in reported, indicator.key
+        for watch in pack.watches:
+            assert watch.metric in reported, (pack.key, watch.metric)
+
+
+def test_the_demo_high_rises_report_overdue_fire_inspections_through_ingest(session: Session) -> None:
+    from cityhub.models.entity import Entity
+    from cityhub.models.telemetry import DeadLetter, Reading
+
+    sensing_city(session)
+    seed_scenarios(session)
+    monitors = {
+        e.id: e.code
+        for e in session.scalars(select(Entity).where(Entity.type == "DV"))
+        if e.attributes.get("device_type") == "fire_facility"
+    }
+    assert monitors
+    clock.freeze(T0)
+    sensors = DemoSensors()
+    sensors(session)  # an hour of history for the minute sensors
+    overdue = select(Reading.entity_id, Reading.value).where(Reading.metric == "inspection_overdue_days")
+    history = session.execute(overdue).all()
+    assert {entity for entity, _ in history} == set(monitors) and {v for _, v in history} == {0.0}
+    # A facility failure includes an inspection 45 days overdue: stored, so the risk code scores it.
+    assert sensors.simulator is not None
+    target = sorted(monitors.values())[0]
+    sensors.simulator.inject(
+        packs.get("highrise_fire").incident("facility_failure"), at=T0, devices={"fire_facility": [target]}
+    )
+    clock.freeze(T0 + timedelta(minutes=3))
+    sensors(session)
+    late = session.execute(overdue.where(Reading.ts > T0.timestamp() * 1_000_000)).all()
+    by_device = {monitors[entity]: value for entity, value in late}
+    assert by_device[target] == 45.0 and set(by_device.values()) == {0.0, 45.0}
+    assert session.scalar(select(func.count(DeadLetter.id))) == 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -163,3 +164,42 @@ def test_only_gateways_and_admins_push_and_overload_is_429(client: TestClient, s
     limiter.release(5)
     assert client.post(URL, json=one * 6, headers=gw).status_code == 413
     assert client.post(URL, json=one, headers=gw).json()["accepted"] == 1
+
+
+def test_inspection_overdue_days_is_a_fire_facility_metric(client: TestClient, session: Session) -> None:
+    """The high-rise fire-risk code scores overdue fire inspections: the monitors report them in days."""
+    build_city(session)
+    monitor = add_device(session, "fire_facility").code
+    methane = add_device(session, "methane").code
+    gw = gateway_headers(session)
+    batch = [
+        reading(monitor, "inspection_overdue_days", 45, ago(minutes=3), unit="d"),  # 0 ok
+        reading(monitor, "inspection_overdue_days", 0, ago(minutes=2), unit="天"),  # 1 ok, the Chinese unit
+        reading(monitor, "inspection_overdue_days", 3650, ago(minutes=1)),  # 2 ok, the upper bound
+        reading(monitor, "inspection_overdue_days", -1, ago(minutes=4)),  # 3 a negative count of days
+        reading(monitor, "inspection_overdue_days", 3651, ago(minutes=5)),  # 4 beyond ten years
+        reading(monitor, "inspection_overdue_days", 5, ago(minutes=6), unit="h"),  # 5 not in days
+        reading(methane, "inspection_overdue_days", 5, ago(minutes=1)),  # 6 not a methane detector's metric
+    ]
+    r = client.post(URL, json=batch, headers=gw)
+    assert r.status_code == 200, r.text
+    out = r.json()
+    assert out["accepted"] == 3
+    reasons = {x["index"]: x["reason"] for x in out["rejections"]}
+    assert reasons == {3: "impossible_value", 4: "impossible_value", 5: "wrong_unit", 6: "unknown_metric"}
+    admin = login(client, "admin")
+    negative = client.get(
+        f"{URL}/dead-letters", params={"reason": "impossible_value", "device": monitor}, headers=admin
+    ).json()
+    assert negative["total"] == 2
+    assert {json.loads(x["raw"])["value"] for x in negative["items"]} == {-1, 3651}
+    assert all(x["metric"] == "inspection_overdue_days" for x in negative["items"])
+    series = client.get(
+        f"{URL}/series", params={"device": monitor, "metric": "inspection_overdue_days"}, headers=admin
+    ).json()
+    assert [p["value"] for p in series["points"]] == [45.0, 0.0, 3650.0] and series["unit"] == "d"
+    catalogue = client.get(f"{URL}/metrics", headers=admin).json()
+    reporting = {t["key"] for t in catalogue for m in t["metrics"] if m["name"] == "inspection_overdue_days"}
+    assert reporting == {"fire_facility"}
+    spec = next(m for t in catalogue for m in t["metrics"] if m["name"] == "inspection_overdue_days")
+    assert (spec["unit"], spec["min"], spec["max"]) == ("d", 0, 3650)

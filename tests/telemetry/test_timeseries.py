@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from cityhub.access.principal import SYSTEM
+from cityhub.kit.settings import Settings
 from cityhub.kit.timeutil import clock
-from cityhub.models.telemetry import Reading, Resolution, Rollup
+from cityhub.models.telemetry import DeadLetter, DeadLetterStatus, Reading, Resolution, Rollup
 from cityhub.telemetry import ingest, repository, rollup
 from cityhub.telemetry.service import ingest_batch
 from tests.entities.helpers import add_device
@@ -80,8 +82,8 @@ def test_retention_keeps_hours_forever(session: Session) -> None:
     items.append(reading(code, "noise", 60, NOW - timedelta(minutes=1)))
     ingest_batch(session, SYSTEM, items, channel=ingest.Channel.REPLAY, limits=limits)
     rollup.rollup(session, now=NOW, raw_retention=timedelta(days=30))
-    kept = rollup.retention(session, now=NOW, raw_days=10, minute_days=15)
-    assert kept == rollup.RetentionReport(raw_deleted=3, minutes_deleted=3)
+    kept = rollup.retention(session, now=NOW, raw_days=10, minute_days=15, dead_letter_days=30)
+    assert kept == rollup.RetentionReport(raw_deleted=3, minutes_deleted=3, dead_letters_deleted=0)
     assert session.scalar(select(func.count()).select_from(Reading)) == 1
     by_resolution = dict(
         session.execute(select(Rollup.resolution, func.count()).group_by(Rollup.resolution)).all()  # type: ignore[arg-type]
@@ -113,3 +115,51 @@ def test_query_functions_for_other_domains(session: Session) -> None:
     latest = repository.latest(session, [a.id, b.id], "rainfall")
     assert (latest[a.id].value, latest[b.id].value) == (2.0, 7.0)
     assert [p.value for p in repository.window(session, a.id, "rainfall", since, until)] == [1.0, 4.0, 2.0]
+
+
+def _reject_at(session: Session, at: datetime, device: str) -> int:
+    """A reading of an unregistered device, rejected with the hub's clock at ``at``."""
+    clock.freeze(at)
+    out = ingest_batch(
+        session, SYSTEM, [reading(device, "noise", 50, at)], channel=ingest.Channel.HTTP, limits=LIMITS
+    )
+    assert out.rejections[0].reason is ingest.Reason.UNKNOWN_DEVICE
+    letter_id = out.dead_letter_ids[0]
+    assert letter_id is not None
+    return letter_id
+
+
+def test_dead_letters_are_purged_after_their_retention(
+    session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    build_city(session)
+    unknown = [f"370201DV0000{n:04d}" for n in range(5)]
+    ages = {  # dead letter → how long before NOW it was received
+        "old": timedelta(days=45),
+        "just_over": timedelta(days=30, seconds=1),
+        "just_under": timedelta(days=30) - timedelta(seconds=1),
+        "recent": timedelta(days=2),
+    }
+    ids = {name: _reject_at(session, NOW - age, unknown[i]) for i, (name, age) in enumerate(ages.items())}
+    # A replayed letter is history, and goes with the rest once it is old.
+    replayed = session.get(DeadLetter, _reject_at(session, NOW - timedelta(days=31), unknown[4]))
+    assert replayed is not None
+    replayed.status = DeadLetterStatus.REPLAYED
+    session.flush()
+
+    clock.freeze(NOW)
+    monkeypatch.delenv("CITYHUB_TELEMETRY_DEAD_LETTER_RETENTION_DAYS", raising=False)
+    defaults = Settings(mode="test")
+    assert defaults.telemetry_dead_letter_retention_days == 30
+    _done, kept = rollup.maintain(session, defaults, clock.now())
+    assert kept.dead_letters_deleted == 3 and kept.raw_deleted == 0
+    left = set(session.scalars(select(DeadLetter.id)))
+    assert left == {ids["just_under"], ids["recent"]}
+
+    # The setting comes from the environment; a shorter retention purges more, the next run nothing again.
+    monkeypatch.setenv("CITYHUB_TELEMETRY_DEAD_LETTER_RETENTION_DAYS", "7")
+    shorter = Settings(mode="test")
+    assert shorter.telemetry_dead_letter_retention_days == 7
+    assert rollup.maintain(session, shorter, clock.now())[1].dead_letters_deleted == 1
+    assert set(session.scalars(select(DeadLetter.id))) == {ids["recent"]}
+    assert rollup.maintain(session, shorter, clock.now())[1].dead_letters_deleted == 0
