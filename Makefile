@@ -35,4 +35,4 @@ bench: setup
 	$(VENV)/python bench/run.py
 
 clean:
-	rm -rf .venv node_modules data artifacts .mypy_cache .ruff_cache .pytest_cache
+	rm -rf .venv node_modules data artifacts .mypy_cache .ruff_cache .pytest_cache cityhub/web/static

@@ -19,8 +19,8 @@ from cityhub.events.schemas import EventPage
 from cityhub.kit import bus as kit_bus
 from cityhub.kit.errors import Unauthorized
 from cityhub.kit.timeutil import clock
-from cityhub.web import service, stream
-from cityhub.web.schemas import MapOut, RelatedOut, SummaryOut, UiConfig
+from cityhub.web import sensors, service, stream
+from cityhub.web.schemas import MapOut, RelatedOut, SensorMapOut, SummaryOut, UiConfig
 
 router = APIRouter(tags=["dashboard"])
 
@@ -76,6 +76,35 @@ def grids_geojson(code: AreaCode, _principal: PrincipalDep, session: SessionDep)
     return service.grids_geojson(session, code)
 
 
+@router.get("/sensors", response_model=SensorMapOut)
+def sensor_map(
+    principal: PrincipalDep,
+    session: SessionDep,
+    area: Annotated[
+        str | None, Query(min_length=1, max_length=20, description="an area code (default: the city)")
+    ] = None,
+    health: Annotated[
+        list[sensors.Health] | None, Query(max_length=4, description="only sensors in these states")
+    ] = None,
+    kind: Annotated[
+        str | None, Query(min_length=1, max_length=40, description="a device type, e.g. water_depth")
+    ] = None,
+) -> Response:
+    """The sensors of an area at its zoom level (city → districts, district → streets, street → grids)
+    with their health — online, stale (no reading within the expected interval of its type), alarming (an
+    open alert you may read), offline (silent four intervals or more, or never reported): counts per child
+    area, and the devices as markers (one row each, or per grid cell above 20 000)."""
+    city = None if area else service.city_code(session)
+    payload = sensors.sensor_map(
+        session,
+        principal,
+        sensors.SensorFilter(area=area, health=tuple(health or ()), kind=kind),
+        city_code=city,
+        now=clock.now(),
+    )
+    return Response(payload.model_dump_json(), media_type="application/json")
+
+
 @router.get("/dashboard/summary", response_model=SummaryOut)
 def summary(
     principal: PrincipalDep,
@@ -103,8 +132,9 @@ def extension_requests(
 def related(
     event_id: Annotated[int, Path(ge=1, le=2**63 - 1)], principal: PrincipalDep, session: SessionDep
 ) -> RelatedOut:
-    """The duplicates merged into an event (一事多诉) and the event it was merged into."""
-    return service.related(session, principal, event_id)
+    """The duplicates merged into an event (一事多诉), the event it was merged into, its alerts and the
+    sensor series behind them (devices and metrics to read from `GET /api/v1/telemetry/series`)."""
+    return service.related(session, principal, event_id, now=clock.now())
 
 
 # ---------------------------------------------------------------- the live stream

@@ -107,10 +107,66 @@ class SummaryOut(BaseModel):
     by_channel_today: dict[str, int]
 
 
+class SeriesRef(BaseModel):
+    """One sensor series behind an event: read it from ``GET /api/v1/telemetry/series`` with these
+    parameters (device, metric, since, until, resolution)."""
+
+    device: str = Field(description="the device's city code")
+    name: str = Field(description="the device's name in the registry")
+    metric: str
+    unit: str
+    since: datetime
+    until: datetime
+    resolution: str = Field(description="raw, 1m or 1h (windows longer than two days: hourly rollups)")
+
+
 class RelatedOut(BaseModel):
-    """What belongs with an event: duplicates merged into it; alerts and readings once sensing exists."""
+    """What belongs with an event: duplicates merged into it, its alerts and the sensor series behind them."""
 
     duplicates: list[EventOut]
     merged_into: EventOut | None
     alerts: list[dict[str, Any]] | None = Field(None, description="null until the alerts API exists")
-    readings: list[dict[str, Any]] | None = Field(None, description="null until the telemetry API exists")
+    readings: list[SeriesRef] | None = Field(
+        None,
+        description="the devices and metrics of the event's alerts and rule firings, with the window to read "
+        "(empty when there are none or the principal may not read telemetry)",
+    )
+
+
+class SensorAreaCount(BaseModel):
+    """Sensors in one child area of the map, by health."""
+
+    code: str
+    name: str
+    center: tuple[float, float] | None
+    total: int
+    by_health: dict[str, int]
+
+
+class SensorLayer(BaseModel):
+    """Sensors as markers: one row per device ("points"), or per grid cell when there are too many."""
+
+    mode: str = Field(description="points: one row per device; cells: one row per grid cell")
+    fields: list[str]
+    rows: list[list[Any]]
+    total: int = Field(description="located sensors matching the filter")
+    cell: float | None = Field(None, description="cell size in degrees (cells mode)")
+    codes: dict[str, list[str]] | None = Field(
+        None, description="points mode: health and kind are indexes into these lists; last: epoch seconds"
+    )
+
+
+class SensorMapOut(BaseModel):
+    """The sensors of one area at its zoom level, with their health: online, stale (no reading within the
+    expected interval), alarming (an open alert), offline (silent far longer, or never reported)."""
+
+    area: AreaBrief
+    path: list[AreaBrief]
+    child_level: str | None
+    areas: list[SensorAreaCount]
+    unlocated: int
+    by_health: dict[str, int] = Field(description="all sensors matching the filter, located or not")
+    sensors: SensorLayer
+    kinds: dict[str, str] = Field(description="device type → its name")
+    expected_s: dict[str, float] = Field(description="device type → expected reporting interval in seconds")
+    generated_at: datetime

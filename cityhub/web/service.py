@@ -8,15 +8,15 @@ may read the area tree). Nothing here writes.
 from __future__ import annotations
 
 import importlib
-import json
 from collections import Counter
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, Integer, String, case, cast, func, select, true, type_coerce
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from cityhub import __version__
 from cityhub.access import policy
@@ -30,6 +30,7 @@ from cityhub.kit.settings import Mode, Settings
 from cityhub.models.area import Area, AreaLevel
 from cityhub.models.event import Channel, DeadlineState, Event, EventStatus, Urgency
 from cityhub.models.org import User
+from cityhub.web import readings
 from cityhub.web.schemas import (
     AreaBrief,
     AreaCount,
@@ -123,6 +124,11 @@ def config(session: Session, settings: Settings, paths: Collection[str]) -> UiCo
     )
 
 
+def city_code(session: Session) -> str | None:
+    """The code of the hub's city (the first city-level area), if it has one."""
+    return session.scalar(select(Area.code).where(Area.level == AreaLevel.CITY).order_by(Area.code).limit(1))
+
+
 def _demo_logins(session: Session) -> list[DemoLogin]:
     from cityhub.sim.seed import DEMO_USERNAMES  # only a demo hub needs the demo city's account list
 
@@ -143,34 +149,61 @@ def _brief(area: Area) -> AreaBrief:
 # ---------------------------------------------------------------- the map
 
 
+@dataclass(frozen=True)
+class Zoom:
+    """What a map of one area shows: the area, the level and areas of the next zoom level, the cell size of
+    the aggregated layers and the path from the city down. Every map layer (events, heat, sensors) uses it."""
+
+    area: Area
+    child_level: AreaLevel | None
+    children: list[Area]
+    cell: float
+    path: list[AreaBrief]
+
+
+def zoom(session: Session, code: str) -> Zoom:
+    area = geo.get_area(session, code)
+    child_level = CHILD_LEVEL[area.level]
+    return Zoom(
+        area=area,
+        child_level=child_level,
+        children=_descendants(session, area, child_level) if child_level else [],
+        cell=CELL_DEGREES[area.level],
+        path=[_brief(a) for a in reversed(geo.ancestors(session, area))],
+    )
+
+
 def map_view(session: Session, principal: Principal, code: str, *, heat_days: int, now: datetime) -> MapOut:
     """The map of area ``code``: its child areas (at the next zoom level) with open-event counts, the
     open events as markers (or cells when there are many) and the complaint heat map."""
-    area = geo.get_area(session, code)
-    child_level = CHILD_LEVEL[area.level]
+    z = zoom(session, code)
+    area = z.area
     readable = policy.readable_events(principal)
-    scope = _in_area(area)
-    children = _descendants(session, area, child_level) if child_level else []
-    counts = _area_counts(session, [readable, scope], child_level, children)
+    scope = in_area(area)
+    counts = _area_counts(session, [readable, scope], z.child_level, z.children)
     unlocated = 0
     if area.level is AreaLevel.CITY:
         unlocated = _count(session, readable, _open(), Event.district_id.is_(None))
     return MapOut(
         area=_brief(area),
-        path=[_brief(a) for a in reversed(geo.ancestors(session, area))],
-        child_level=child_level,
+        path=z.path,
+        child_level=z.child_level,
         areas=counts,
         unlocated=unlocated,
-        events=_event_layer(session, [readable, scope], CELL_DEGREES[area.level]),
-        heat=_heat_layer(session, [readable, scope], CELL_DEGREES[area.level], heat_days, now),
+        events=_event_layer(session, [readable, scope], z.cell),
+        heat=_heat_layer(session, [readable, scope], z.cell, heat_days, now),
         generated_at=now,
     )
 
 
-def _in_area(area: Area) -> ColumnElement[bool]:
+AreaColumns = Mapping[AreaLevel, InstrumentedAttribute[int | None]]
+
+
+def in_area(area: Area, columns: AreaColumns = _EVENT_AREA_COLUMN) -> ColumnElement[bool]:
+    """Rows within ``area``, through the area columns of their table (level → column; events by default)."""
     if area.level is AreaLevel.CITY:
         return true()
-    return _EVENT_AREA_COLUMN[area.level] == area.id
+    return columns[area.level] == area.id
 
 
 def _open() -> ColumnElement[bool]:
@@ -233,6 +266,16 @@ def _area_count(area: Area, rows: Sequence[tuple[Any, ...]]) -> AreaCount:
     )
 
 
+def cells(
+    session: Session, lon: Any, lat: Any, cell: float, values: Sequence[Any], where: Sequence[Any]
+) -> list[list[Any]]:
+    """The aggregated layers' rows: per grid cell of ``cell`` degrees, its centre (lon, lat) followed by
+    ``values`` (aggregates such as counts) over the rows matching ``where``."""
+    ix, iy = _cell_index(session, lon, 180.0, cell), _cell_index(session, lat, 90.0, cell)
+    rows = session.execute(select(ix, iy, *values).where(*where).group_by(ix, iy)).all()
+    return [[*_cell_centre(x, y, cell), *rest] for x, y, *rest in rows]
+
+
 def _cell_index(session: Session, column: Any, offset: float, cell: float) -> ColumnElement[int]:
     """The grid cell of a coordinate (shifted to be positive). PostgreSQL rounds a cast to integer where
     SQLite truncates, so PostgreSQL takes floor() and SQLite the cast of a positive number."""
@@ -247,20 +290,14 @@ def _event_layer(session: Session, where: list[ColumnElement[bool]], cell: float
     total = _count(session, *located)
     if total <= MAX_POINTS:
         return _points(session, located, total)
-    ix, iy = _cell_index(session, Event.lon, 180.0, cell), _cell_index(session, Event.lat, 90.0, cell)
-    cells = session.execute(
-        select(
-            ix,
-            iy,
-            func.count(Event.id),
-            func.sum(case((Event.urgency == "critical", 1), else_=0)),
-            func.sum(case((Event.urgency == "urgent", 1), else_=0)),
-            func.sum(case((Event.deadline_state == DeadlineState.OVERDUE, 1), else_=0)),
-        )
-        .where(*located)
-        .group_by(ix, iy)
-    ).all()
-    out = [[*_cell_centre(x, y, cell), int(n), int(c), int(u), int(o)] for x, y, n, c, u, o in cells]
+    counts = [
+        func.count(Event.id),
+        func.sum(case((Event.urgency == "critical", 1), else_=0)),
+        func.sum(case((Event.urgency == "urgent", 1), else_=0)),
+        func.sum(case((Event.deadline_state == DeadlineState.OVERDUE, 1), else_=0)),
+    ]
+    rows = cells(session, Event.lon, Event.lat, cell, counts, located)
+    out = [[lon, lat, *(int(n or 0) for n in rest)] for lon, lat, *rest in rows]
     return EventLayer(mode="cells", fields=CELL_FIELDS, rows=out, total=total, cell=cell)
 
 
@@ -295,36 +332,26 @@ def _cell_centre(ix: int, iy: int, cell: float) -> tuple[float, float]:
 def _heat_layer(
     session: Session, where: list[ColumnElement[bool]], cell: float, days: int, now: datetime
 ) -> HeatLayer:
-    ix, iy = _cell_index(session, Event.lon, 180.0, cell), _cell_index(session, Event.lat, 90.0, cell)
-    rows = session.execute(
-        select(ix, iy, func.count(Event.id))
-        .where(
-            *where,
-            Event.channel.in_(COMPLAINT_CHANNELS),
-            Event.created_at >= now - timedelta(days=days),
-            Event.lon.is_not(None),
-            Event.lat.is_not(None),
-        )
-        .group_by(ix, iy)
-    ).all()
-    cells = [[*_cell_centre(x, y, cell), float(n)] for x, y, n in rows]
-    return HeatLayer(days=days, cell=cell, fields=HEAT_FIELDS, rows=cells)
+    recent = [
+        *where,
+        Event.channel.in_(COMPLAINT_CHANNELS),
+        Event.created_at >= now - timedelta(days=days),
+        Event.lon.is_not(None),
+        Event.lat.is_not(None),
+    ]
+    rows = cells(session, Event.lon, Event.lat, cell, [func.count(Event.id)], recent)
+    return HeatLayer(
+        days=days, cell=cell, fields=HEAT_FIELDS, rows=[[lon, lat, float(n)] for lon, lat, n in rows]
+    )
 
 
 def grids_geojson(session: Session, code: str) -> dict[str, Any]:
     """The grid boundaries below an area (a street's grids lie under its communities)."""
     area = geo.get_area(session, code)
-    grids = [area] if area.level is AreaLevel.GRID else _descendants(session, area, AreaLevel.GRID)
-    features = [
-        {
-            "type": "Feature",
-            "id": a.code,
-            "properties": {"code": a.code, "name": a.name, "level": a.level},
-            "geometry": json.loads(a.geometry) if a.geometry else None,
-        }
-        for a in grids
-    ]
-    return {"type": "FeatureCollection", "features": features}
+    if area.level is AreaLevel.GRID:
+        return geo.feature_collection(geo.with_boundaries(session, Area.id == area.id))
+    grids = [a.id for a in _descendants(session, area, AreaLevel.GRID)]
+    return geo.feature_collection(geo.with_boundaries(session, Area.id.in_(grids)))
 
 
 # ---------------------------------------------------------------- today's figures
@@ -335,7 +362,7 @@ def summary(
 ) -> SummaryOut:
     """Today's intake (local day) and the open events, within an area when one is given."""
     area = geo.get_area(session, area_code) if area_code else None
-    where = [policy.readable_events(principal), _in_area(area) if area else true()]
+    where = [policy.readable_events(principal), in_area(area) if area else true()]
     local = now.astimezone(tz)
     start = local.replace(hour=0, minute=0, second=0, microsecond=0).astimezone(UTC)
     is_open = _open()
@@ -408,7 +435,7 @@ def extension_requests(session: Session, principal: Principal, *, limit: int, of
 # ---------------------------------------------------------------- an event's relatives
 
 
-def related(session: Session, principal: Principal, event_id: int) -> RelatedOut:
+def related(session: Session, principal: Principal, event_id: int, *, now: datetime) -> RelatedOut:
     """The duplicates merged into the event and the event it was merged into, as far as readable."""
     event = events.get(session, principal, event_id)
     duplicates = list(
@@ -429,6 +456,7 @@ def related(session: Session, principal: Principal, event_id: int) -> RelatedOut
         duplicates=pages[: len(duplicates)],
         merged_into=pages[-1] if target else None,
         alerts=_alerts_of(session, principal, event.id),
+        readings=readings.series_refs(session, principal, event, now),
     )
 
 

@@ -11,18 +11,31 @@ import importlib
 import os
 import uuid
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from cityhub.access.principal import SYSTEM
+from cityhub.alerts import service as alerts
 from cityhub.geo import service as geo
+from cityhub.kit.timeutil import clock
+from cityhub.models.alert import Alert, AlertSource
 from cityhub.models.area import AreaLevel
+from cityhub.models.entity import Entity
+from cityhub.models.indicator import WarningLevel
 from cityhub.sim.seed import seed_demo
 from cityhub.sim.stream import DemoStream
+from cityhub.telemetry import catalog, ingest
+from cityhub.telemetry.devices import device_of
+from cityhub.telemetry.service import ingest_batch
+from cityhub.web import sensors
 from tests.conftest import require_service
+from tests.telemetry.helpers import reading
 from tests.web.live_server import Hub, database, serve
 
 pytest.importorskip("playwright", reason="playwright is not installed (pip install -e '.[dev]')")
@@ -61,6 +74,7 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
     for _ in range(8):
         life.step()
     _raise_alerts(factory)
+    _sensor_readings(factory)
     with serve(data, engine, factory) as running:
         yield running
     engine.dispose()
@@ -90,6 +104,48 @@ def _raise_alerts(factory: sessionmaker[Session]) -> None:
                 areas={AreaLevel.DISTRICT: district.id},
             )
             alerts.raise_alert(session, trigger)
+        session.commit()
+
+
+def _sensor_readings(factory: sessionmaker[Session]) -> None:
+    """The demo city's devices in every state: most report (online), some late (stale), some never
+    (offline), and some have an open alert (alarming)."""
+    now = clock.now()
+    with factory() as session:
+        kinds = sensors.kinds(session)
+        devices = session.scalars(
+            select(Entity).where(Entity.type.in_(sensors.sensor_types())).order_by(Entity.code)
+        ).all()
+        items = []
+        for i, entity in enumerate(devices):
+            kind = kinds.get(device_of(entity).kind)
+            device_type = catalog.get(device_of(entity).kind)
+            if kind is None or device_type is None or i % 6 == 0:
+                continue  # never reported: offline
+            late = 2 * kind.expected_s if i % 6 == 3 else 60
+            alarming = i % 6 == 5
+            for spec in device_type.metrics.values():
+                low = 0.0 if spec.min <= 0 <= spec.max else spec.min
+                high = min(spec.max, low + 100)
+                # An hour of history, rising, for the alarming devices (the event page charts it).
+                for j in range(13) if alarming else [12]:
+                    value = low + (high - low) * j * j / 400
+                    at = now - timedelta(seconds=late + (12 - j) * 300)
+                    items.append(reading(entity.code, spec.name, round(value, 3), at))
+            if alarming:
+                trigger = alerts.Trigger(
+                    source_kind=AlertSource.THRESHOLD,
+                    source=f"test:sensor:{entity.code}",
+                    type="test.sensor.high",
+                    title=f"{entity.name} 读数超限",
+                    level=WarningLevel.YELLOW,
+                    device=entity.code,
+                    areas={AreaLevel.DISTRICT: entity.district_id} if entity.district_id else {},
+                )
+                alerts.raise_alert(session, trigger)
+        limits = ingest.Limits(max_future=timedelta(minutes=5), max_age=timedelta(days=30))
+        outcome = ingest_batch(session, SYSTEM, items, channel=ingest.Channel.REPLAY, limits=limits)
+        assert outcome.accepted == len(items), outcome.rejections[:3]
         session.commit()
 
 
@@ -182,6 +238,7 @@ def test_the_map_draws_the_districts_and_the_event_markers(page: Page, hub: Hub)
     expect(page.locator("[data-kpi='intake_today'] b")).not_to_have_text("0")
     expect(page.locator("[data-panel='ranking'] tbody tr").first).to_be_visible()
     shot(page, "01-overview-wall-1920x1080")
+    _toggle_the_sensor_layer(page, hub)
     page.click(".area-list [data-area='370202']")  # drill into 市南区, by keyboard-reachable buttons
     wait_for_map(page, "370202")
     expect(page.locator(".crumbs .here")).to_have_text("市南区")
@@ -191,6 +248,57 @@ def test_the_map_draws_the_districts_and_the_event_markers(page: Page, hub: Hub)
     page.set_viewport_size(LAPTOP)
     wait_for_map(page, "370200")
     shot(page, "03-overview-laptop-1366x768")
+
+
+def _toggle_the_sensor_layer(page: Page, hub: Hub) -> None:
+    """The sensor layer, off at first, is switched on from the keyboard; the map draws what the API says
+    and the legend names every state with its mark and count; switched off, it goes away."""
+    legend = page.locator("[data-panel='sensor-legend']")
+    toggle = page.locator("#layer-sensors")
+    expect(toggle).not_to_be_checked()
+    expect(legend).to_be_hidden()
+    toggle.focus()
+    page.keyboard.press("Space")
+    expect(toggle).to_be_checked()
+    body = api(hub, "dispatcher", "GET", "/api/v1/sensors?area=370200")
+    states = body["by_health"]
+    assert body["sensors"]["total"] > 0 and all(
+        states[h] > 0 for h in ("online", "stale", "alarming", "offline")
+    )
+    expect(page.locator("#city-map")).to_have_attribute("data-sensors", str(body["sensors"]["total"]))
+    for health, label in (
+        ("online", "在线"),
+        ("stale", "数据滞后"),
+        ("alarming", "告警"),
+        ("offline", "离线"),
+    ):
+        expect(legend.locator(f"li[data-health='{health}']")).to_have_text(
+            f"{sensors_mark(health)} {label} {states[health]}"
+        )
+    shot(page, "10-overview-sensor-layer")
+    page.click(".area-list [data-area='370202']")  # 市南区: the layer follows the zoom level
+    wait_for_map(page, "370202")
+    district = api(hub, "dispatcher", "GET", "/api/v1/sensors?area=370202")
+    assert 0 < district["sensors"]["total"] < body["sensors"]["total"]
+    expect(page.locator("#city-map")).to_have_attribute("data-sensors", str(district["sensors"]["total"]))
+    expect(legend.locator("li[data-health='online']")).to_contain_text(str(district["by_health"]["online"]))
+    shot(page, "12-overview-sensor-layer-shinan")
+    page.keyboard.press("Escape")
+    wait_for_map(page, "370200")
+    page.click("header .tools button:has-text('English')")
+    expect(page.locator("label[for='layer-sensors']")).to_contain_text("Sensors")
+    expect(page.locator("#layer-sensors")).to_be_checked()
+    expect(legend.locator("li[data-health='alarming']")).to_contain_text("Alarming")
+    shot(page, "11-overview-sensor-layer-en")
+    page.click("header .tools button:has-text('中文')")
+    page.locator("#layer-sensors").focus()
+    page.keyboard.press("Space")
+    expect(legend).to_be_hidden()
+    expect(page.locator("#city-map")).to_have_attribute("data-sensors", "")
+
+
+def sensors_mark(health: str) -> str:
+    return {"online": "✓", "stale": "◐", "alarming": "⚠", "offline": "✕"}[health]
 
 
 def test_a_new_event_appears_without_reload(page: Page, hub: Hub) -> None:
@@ -265,6 +373,40 @@ def test_a_dispatcher_dispatches_and_the_handler_resolves(browser: Browser, page
     page.goto(f"{hub.url}/events/{created['id']}")
     expect(page.locator(".timeline li[data-action='resolve']")).to_be_visible()
     shot(page, "07-event-detail")
+
+
+def test_an_event_raised_from_a_sensor_alert_charts_the_readings(page: Page, hub: Hub) -> None:
+    created = api(
+        hub,
+        "operator_12345",
+        "POST",
+        "/api/v1/events",
+        {
+            "title": "设备读数超限",
+            "channel": "sensor",
+            "location": {"lon": IN_SHINAN[0], "lat": IN_SHINAN[1]},
+        },
+    )
+    with hub.factory() as session:
+        alert = session.scalars(
+            select(Alert).where(Alert.type == "test.sensor.high").order_by(Alert.id)
+        ).first()
+        assert alert is not None and alert.device is not None
+        alerts.link_event(session, alert, created["id"], created["number"])
+        session.commit()
+        device = alert.device
+    related = api(hub, "dispatcher", "GET", f"/api/v1/dashboard/events/{created['id']}/related")
+    assert related["readings"] and {r["device"] for r in related["readings"]} == {device}
+    login(page, hub, "dispatcher")
+    page.goto(f"{hub.url}/events/{created['id']}")
+    charts = page.locator("[data-panel='readings'] li")
+    expect(charts).to_have_count(len(related["readings"]))
+    first = charts.first
+    expect(first).to_have_attribute("data-points", "13")
+    expect(first.locator(".spark canvas")).to_be_visible()
+    expect(first.locator("p")).to_contain_text("最新")
+    page.locator("[data-panel='readings']").evaluate("el => el.scrollIntoView({block: 'end'})")
+    shot(page, "13-event-sensor-readings")
 
 
 def test_the_supervisor_sees_deadlines_and_the_evaluation_charts(page: Page, hub: Hub) -> None:

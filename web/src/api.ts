@@ -123,6 +123,54 @@ export interface MapPayload {
   generated_at: string;
 }
 
+export interface SensorAreaCount {
+  code: string;
+  name: string;
+  center: [number, number] | null;
+  total: number;
+  by_health: Record<string, number>;
+}
+
+/** GET /api/v1/sensors: the sensors of an area at its zoom level, by health. */
+export interface SensorPayload {
+  area: { code: string; name: string; level: string };
+  child_level: string | null;
+  areas: SensorAreaCount[];
+  unlocated: number;
+  by_health: Record<string, number>;
+  sensors: {
+    mode: "points" | "cells";
+    fields: string[];
+    rows: unknown[][];
+    total: number;
+    cell: number | null;
+    codes?: Record<string, string[]> | null;
+  };
+  kinds: Record<string, string>;
+  expected_s: Record<string, number>;
+  generated_at: string;
+}
+
+/** One sensor series behind an event, to read from GET /api/v1/telemetry/series. */
+export interface SeriesRef {
+  device: string;
+  name: string;
+  metric: string;
+  unit: string;
+  since: string;
+  until: string;
+  resolution: string;
+}
+
+export interface SeriesOut {
+  device: string;
+  metric: string;
+  unit: string;
+  resolution: string;
+  points: { ts: string; value?: number | null; avg?: number | null; last?: number | null }[];
+  truncated: boolean;
+}
+
 export interface Summary {
   day: string;
   intake_today: number;

@@ -1,7 +1,7 @@
 // ECharts, only the parts the dashboard draws (tree-shaken): maps of the hub's own boundaries, scatter,
-// heat map and bar charts, on canvas. No tiles, no outside resources.
+// heat map, bar and line charts, on canvas. No tiles, no outside resources.
 
-import { BarChart, EffectScatterChart, HeatmapChart, MapChart, ScatterChart } from "echarts/charts";
+import { BarChart, EffectScatterChart, HeatmapChart, LineChart, MapChart, ScatterChart } from "echarts/charts";
 import {
   AriaComponent,
   GeoComponent,
@@ -19,6 +19,7 @@ echarts.use([
   EffectScatterChart,
   HeatmapChart,
   BarChart,
+  LineChart,
   GeoComponent,
   GridComponent,
   LegendComponent,

@@ -26,6 +26,15 @@ export const URGENCY_MAP_SYMBOLS: Record<string, string> = {
   critical: "diamond",
 };
 
+// Sensor health on the map: colour, an ECharts symbol and a text mark each (the mark goes with the label).
+export const HEALTH_LOOK: Record<string, { colour: string; symbol: string; mark: string }> = {
+  online: { colour: "#3ccf6e", symbol: "roundRect", mark: "✓" },
+  stale: { colour: "#f5c542", symbol: "path://M0,0H10V1.5L6,5L10,8.5V10H0V8.5L4,5L0,1.5Z", mark: "◐" },
+  alarming: { colour: "#ff4d4f", symbol: "triangle", mark: "⚠" },
+  offline: { colour: "#a3adba", symbol: "path://M0,2L2,0L5,3L8,0L10,2L7,5L10,8L8,10L5,7L2,10L0,8L3,5Z", mark: "✕" },
+};
+export const HEALTH_ORDER = ["alarming", "offline", "stale", "online"];
+
 export const LEVEL_COLOURS: Record<string, string> = {
   red: "#d7191c",
   orange: "#f07800",

@@ -1,15 +1,17 @@
 // The city map of 一图统揽: the hub's own boundaries (no tiles), drilled district → street → grid, with
-// layers for open events (colour = status, shape = urgency), the complaint heat map, and — once their
-// APIs exist — alerts (by warning colour and level mark) and sensors (by health).
+// layers for open events (colour = status, shape = urgency), the complaint heat map, alerts (by warning
+// colour and level mark) and sensors (colour and shape by health: online, stale, alarming, offline).
 //
-// The server aggregates by zoom level (GET /api/v1/dashboard/map/{code}): counts per child area, the
-// open events as points (or per cell when there are very many) and the heat per cell.
+// The server aggregates by zoom level (GET /api/v1/dashboard/map/{code}, GET /api/v1/sensors?area=):
+// counts per child area, the open events and the sensors as points (or per cell when there are very
+// many) and the heat per cell.
 
-import { api, type AreaCount, type MapPayload } from "../api";
+import { api, type AreaCount, type MapPayload, type SensorPayload } from "../api";
 import { chartIn, echarts, MUTED, TEXT } from "../charts";
+import { fmtTime } from "../dom";
 import { code, t } from "../i18n";
 import { navigate } from "../router";
-import { STATUS_COLOURS, URGENCY_MAP_SYMBOLS } from "./badges";
+import { HEALTH_LOOK, HEALTH_ORDER, STATUS_COLOURS, URGENCY_MAP_SYMBOLS } from "./badges";
 
 export interface Overlay {
   name: string;
@@ -41,6 +43,7 @@ export class CityMap {
   payload: MapPayload | null = null;
   layers: MapLayers = { events: true, heat: true, alerts: false, sensors: false };
   overlays: Overlay[] = [];
+  sensors: SensorPayload | null = null;
   private chart: echarts.ECharts;
   private disposeChart: () => void;
   private registered = new Set<string>();
@@ -107,6 +110,18 @@ export class CityMap {
     if (this.payload) this.draw(`area-${this.payload.area.code}`, false);
   }
 
+  /** The sensor layer of the area shown (GET /api/v1/sensors?area=…); null takes it away. */
+  setSensors(sensors: SensorPayload | null): void {
+    this.sensors = sensors;
+    if (this.payload) this.draw(`area-${this.payload.area.code}`, false);
+  }
+
+  /** The sensor payload when it belongs to the area on screen. */
+  currentSensors(): SensorPayload | null {
+    const s = this.sensors;
+    return s && this.payload && s.area.code === this.payload.area.code ? s : null;
+  }
+
   dispose(): void {
     this.disposeChart();
   }
@@ -125,13 +140,15 @@ export class CityMap {
       },
       ...this.eventSeries(payload),
       ...(this.layers.heat ? this.heatSeries(payload) : []),
+      ...(this.layers.sensors ? this.sensorSeries() : []),
       ...this.overlays
         .filter((o) => (o.name === "alerts" ? this.layers.alerts : this.layers.sensors))
         .map((o) => overlaySeries(o)),
     ];
+    const sensors = this.layers.sensors ? this.currentSensors() : null;
     const option: echarts.EChartsCoreOption = {
       backgroundColor: "transparent",
-      aria: { enabled: true, label: { description: describe(payload) } },
+      aria: { enabled: true, label: { description: describe(payload, sensors) } },
       animation: false,
       tooltip: {
         trigger: "item",
@@ -187,6 +204,9 @@ export class CityMap {
     });
     performance.mark("map:draw");
     this.chart.setOption(option, { notMerge: true, lazyUpdate: false });
+    // Set right after the synchronous draw (lazyUpdate is off): in headless Chromium "finished" was not
+    // seen again after a layer was switched on, so the sensor count does not wait for it.
+    this.el.dataset.sensors = sensors ? String(sensors.sensors.total) : "";
     if (fresh) this.chart.dispatchAction({ type: "restore" });
   }
 
@@ -264,6 +284,88 @@ export class CityMap {
     return series;
   }
 
+  private sensorSeries(): echarts.EChartsCoreOption[] {
+    const s = this.currentSensors();
+    if (!s) return [];
+    const f = s.sensors.fields;
+    const at = (name: string) => f.indexOf(name);
+    const base = { city: 11, district: 12, street: 14, community: 14, grid: 15 }[s.area.level] ?? 12;
+    // Drawn in reverse order of concern, so an alarming device lies on top of a healthy one next to it.
+    const order = [...HEALTH_ORDER].reverse();
+    if (s.sensors.mode === "cells") {
+      // Per cell: the worst state in it gives the colour and shape; the size grows with the count.
+      const groups = new Map<string, number[][]>();
+      for (const r of s.sensors.rows as number[][]) {
+        const worst = HEALTH_ORDER.find((h) => r[at(h)] > 0) ?? "online";
+        const row = [r[at("lon")], r[at("lat")], r[at("count")], ...HEALTH_ORDER.map((h) => r[at(h)])];
+        if (!groups.has(worst)) groups.set(worst, []);
+        (groups.get(worst) as number[][]).push(row);
+      }
+      return order
+        .filter((h) => groups.has(h))
+        .map((h, i) => ({
+          type: "scatter",
+          name: `sensors:${h}`,
+          coordinateSystem: "geo",
+          data: groups.get(h),
+          symbol: HEALTH_LOOK[h].symbol,
+          symbolSize: (v: number[]) => Math.min(30, base + Math.sqrt(v[2]) * 2),
+          itemStyle: { color: HEALTH_LOOK[h].colour, borderColor: "#0b1a30", borderWidth: 1 },
+          tooltip: {
+            formatter: (p: { value: number[] }) =>
+              `${t("sensors_on_map")}: ${p.value[2]}<br>${HEALTH_ORDER.map(
+                (x, j) => `${HEALTH_LOOK[x].mark} ${code("health", x)} ${p.value[3 + j]}`,
+              ).join(" · ")}`,
+          },
+          z: 7 + i / 10,
+        }));
+    }
+    const health = s.sensors.codes?.health ?? [];
+    const kinds = s.sensors.codes?.kind ?? [];
+    // Devices are often registered at the same point (a building, a grid's centre): those are fanned
+    // out around it (a sunflower of pixel offsets), so every one of them can be seen and pointed at.
+    const stacked = new Map<string, number>();
+    const groups = new Map<string, { value: unknown[]; symbolOffset: number[] }[]>();
+    for (const r of s.sensors.rows) {
+      const h = health[r[at("health")] as number] ?? "offline";
+      const kind = kinds[r[at("kind")] as number] ?? "";
+      const point = [r[at("lon")], r[at("lat")], r[at("code")], r[at("name")], s.kinds[kind] ?? kind, r[at("last")]];
+      const spot = `${point[0]},${point[1]}`;
+      const k = stacked.get(spot) ?? 0;
+      stacked.set(spot, k + 1);
+      const radius = base * 0.8 * Math.sqrt(k);
+      const angle = k * 2.39996; // the golden angle, in radians
+      if (!groups.has(h)) groups.set(h, []);
+      groups.get(h)?.push({
+        value: point,
+        symbolOffset: [Math.round(radius * Math.cos(angle)), Math.round(radius * Math.sin(angle))],
+      });
+    }
+    return order
+      .filter((h) => groups.has(h))
+      .map((h, i) => ({
+        type: "scatter",
+        name: `sensors:${h}`,
+        coordinateSystem: "geo",
+        data: groups.get(h),
+        symbol: HEALTH_LOOK[h].symbol,
+        symbolSize: h === "alarming" ? base + 4 : base,
+        itemStyle: { color: HEALTH_LOOK[h].colour, borderColor: "#0b1a30", borderWidth: 1 },
+        emphasis: { scale: 1.5 },
+        progressive: 0,
+        tooltip: {
+          formatter: (p: { value: unknown[] }) => {
+            const [, , deviceCode, name, kind, last] = p.value;
+            const when = typeof last === "number" ? fmtTime(new Date(last * 1000).toISOString()) : t("never_reported");
+            return `${HEALTH_LOOK[h].mark} ${code("health", h)} · <b>${escapeHtml(String(name))}</b><br>${escapeHtml(
+              String(deviceCode),
+            )} · ${escapeHtml(String(kind))}<br>${t("last_reading")}: ${when}`;
+          },
+        },
+        z: 7 + i / 10,
+      }));
+  }
+
   private heatSeries(payload: MapPayload): echarts.EChartsCoreOption[] {
     // Four intensity classes of translucent discs, one large-mode series each (thousands of cells draw in
     // one pass). ECharts' own heat-map series recolours every pixel of the canvas on each draw: half a
@@ -296,10 +398,18 @@ export class CityMap {
   private clicked(params: ClickParams): void {
     const payload = this.payload;
     if (!payload) return;
-    if (params.seriesType === "scatter" && Array.isArray(params.value) && params.seriesName !== "cells") {
-      navigate(`/events/${params.value[2]}`);
+    const eventMarker =
+      params.seriesType === "scatter" &&
+      Array.isArray(params.value) &&
+      typeof params.value[2] === "number" &&
+      params.seriesName !== "cells" &&
+      params.seriesName !== "heat" &&
+      !params.seriesName?.startsWith("sensors:");
+    if (eventMarker) {
+      navigate(`/events/${(params.value as unknown[])[2]}`);
       return;
     }
+    if (params.seriesType === "scatter" || params.seriesType === "effectScatter") return;
     if (params.componentType === "geo" || params.seriesType === "map") {
       const area = payload.areas.find((a) => a.name === params.name);
       if (area && payload.child_level && payload.child_level !== "grid") this.drill(area.code);
@@ -351,11 +461,17 @@ function tooltip(p: TooltipParams, byName: Map<string, AreaCount>): string {
   )} ${area.near}<br>${statuses}`;
 }
 
-function describe(payload: MapPayload): string {
+function describe(payload: MapPayload, sensors: SensorPayload | null): string {
   const top = [...payload.areas].sort((a, b) => b.open - a.open).slice(0, 3);
-  return `${payload.area.name}: ${payload.events.total} ${t("open_events")}; ${top
+  const text = `${payload.area.name}: ${payload.events.total} ${t("open_events")}; ${top
     .map((a) => `${a.name} ${a.open}`)
     .join(", ")}`;
+  if (!sensors) return text;
+  return `${text}. ${t("sensors_on_map")}: ${HEALTH_ORDER.map((h) => `${code("health", h)} ${sensors.by_health[h] ?? 0}`).join(", ")}`;
+}
+
+function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
 function overlaySeries(overlay: Overlay): echarts.EChartsCoreOption {

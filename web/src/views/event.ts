@@ -1,14 +1,15 @@
-// Event detail: the full timeline, the place on the map, related alerts and readings (once sensing
-// exists), merged duplicates, and the actions this principal may take now.
+// Event detail: the full timeline, the place on the map, related alerts and the recent readings of the
+// devices behind them (a small line chart per series, from GET /api/v1/telemetry/series), merged
+// duplicates, and the actions this principal may take now.
 
-import { ApiError, api, events, type EventOut } from "../api";
+import { ApiError, api, events, type EventOut, type SeriesOut, type SeriesRef } from "../api";
 import { actionPanel } from "../components/actions";
 import { levelBadge, unavailable } from "../components/badges";
 import { eventCard, timelineList } from "../components/eventCard";
 import { eventTable } from "../components/eventTable";
-import { chartIn, TEXT } from "../charts";
+import { chartIn, MUTED, TEXT } from "../charts";
 import { echarts } from "../charts";
-import { debounce, h, replace } from "../dom";
+import { debounce, fmtTime, h, replace } from "../dom";
 import { code, t } from "../i18n";
 import { subscribe } from "../live";
 
@@ -16,7 +17,7 @@ interface Related {
   duplicates: EventOut[];
   merged_into: EventOut | null;
   alerts: Record<string, unknown>[] | null;
-  readings: Record<string, unknown>[] | null;
+  readings: SeriesRef[] | null;
 }
 
 export async function eventDetailView(root: HTMLElement, params: string[]): Promise<() => void> {
@@ -32,6 +33,7 @@ export async function eventDetailView(root: HTMLElement, params: string[]): Prom
     ),
   );
   let disposeMap: () => void = () => {};
+  let disposeCharts: () => void = () => {};
   const load = async () => {
     let e: EventOut;
     try {
@@ -41,6 +43,7 @@ export async function eventDetailView(root: HTMLElement, params: string[]): Prom
       return;
     }
     disposeMap();
+    disposeCharts();
     const mapEl = h("div", { class: "mini-map", role: "img", "aria-label": t("location") });
     const related = h("div", { "data-panel": "related" }, t("loading"));
     replace(
@@ -56,7 +59,7 @@ export async function eventDetailView(root: HTMLElement, params: string[]): Prom
       related,
     );
     disposeMap = await drawMiniMap(mapEl, e);
-    await loadRelated(related, e);
+    disposeCharts = await loadRelated(related, e);
   };
   await load();
   const refresh = debounce(() => void load(), 800);
@@ -66,6 +69,7 @@ export async function eventDetailView(root: HTMLElement, params: string[]): Prom
   return () => {
     off();
     disposeMap();
+    disposeCharts();
   };
 }
 
@@ -107,8 +111,9 @@ async function drawMiniMap(el: HTMLElement, e: EventOut): Promise<() => void> {
   return dispose;
 }
 
-async function loadRelated(box: HTMLElement, e: EventOut): Promise<void> {
+async function loadRelated(box: HTMLElement, e: EventOut): Promise<() => void> {
   const related = await api<Related>(`/api/v1/dashboard/events/${e.id}/related`);
+  const readings = h("ul", { class: "readings", "data-panel": "readings" });
   replace(
     box,
     h(
@@ -135,7 +140,83 @@ async function loadRelated(box: HTMLElement, e: EventOut): Promise<void> {
               ),
             )
           : h("p", { class: "empty" }, t("nothing")),
-      related.readings ? null : unavailable(t("unavailable_readings")),
+      related.readings === null ? unavailable(t("unavailable_readings")) : null,
     ),
+    related.readings && related.readings.length
+      ? h("section", { class: "panel" }, h("h2", null, t("related_readings")), readings)
+      : null,
   );
+  const disposers = await Promise.all((related.readings ?? []).map((ref) => drawSeries(readings, ref)));
+  return () => disposers.forEach((dispose) => dispose());
+}
+
+/** One series as a small line chart, with its latest value and range in words beside it. */
+async function drawSeries(list: HTMLElement, ref: SeriesRef): Promise<() => void> {
+  const chartEl = h("div", { class: "spark", role: "img" });
+  const caption = h("p", { class: "muted" }, t("loading"));
+  const item = h(
+    "li",
+    { "data-device": ref.device, "data-metric": ref.metric },
+    h("h3", null, `${ref.name} · ${ref.metric}${ref.unit ? ` (${ref.unit})` : ""}`),
+    caption,
+    chartEl,
+  );
+  list.append(item);
+  let series: SeriesOut;
+  try {
+    series = await api<SeriesOut>("/api/v1/telemetry/series", {
+      query: { device: ref.device, metric: ref.metric, since: ref.since, until: ref.until, resolution: ref.resolution },
+    });
+  } catch (err) {
+    replace(caption, err instanceof ApiError && err.status === 403 ? t("no_permission") : String(err));
+    chartEl.remove();
+    return () => {};
+  }
+  const points = series.points
+    .map((p) => [p.ts, p.value ?? p.avg ?? p.last ?? null] as [string, number | null])
+    .filter((p): p is [string, number] => p[1] !== null);
+  item.dataset.points = String(points.length);
+  if (points.length === 0) {
+    replace(caption, t("no_readings"));
+    chartEl.remove();
+    return () => {};
+  }
+  const values = points.map((p) => p[1]);
+  const [latestAt, latest] = points[points.length - 1];
+  const unit = ref.unit ? ` ${ref.unit}` : "";
+  const summary = `${t("readings_latest")} ${latest}${unit} (${fmtTime(latestAt)}) · ${t("readings_range")} ${Math.min(
+    ...values,
+  )}–${Math.max(...values)}${unit} · ${points.length} ${t("readings_count")}`;
+  replace(caption, summary);
+  chartEl.setAttribute("aria-label", `${ref.name} ${ref.metric}: ${summary}`);
+  const { chart, dispose } = chartIn(chartEl);
+  chart.setOption({
+    backgroundColor: "transparent",
+    animation: false,
+    grid: { left: 44, right: 12, top: 10, bottom: 24 },
+    tooltip: { trigger: "axis", confine: true, valueFormatter: (v: unknown) => `${v}${unit}` },
+    xAxis: {
+      type: "time", // fitted to the readings: a device may have reported for only part of the window
+      axisLabel: { color: MUTED, fontSize: 10, hideOverlap: true },
+      axisLine: { lineStyle: { color: MUTED } },
+    },
+    yAxis: {
+      type: "value",
+      scale: true,
+      axisLabel: { color: MUTED, fontSize: 10 },
+      splitLine: { lineStyle: { color: "#22344f" } },
+    },
+    series: [
+      {
+        type: "line",
+        name: ref.metric,
+        data: points,
+        showSymbol: points.length < 40,
+        symbolSize: 4,
+        lineStyle: { color: "#59b2ff", width: 1.5 },
+        itemStyle: { color: "#59b2ff" },
+      },
+    ],
+  });
+  return dispose;
 }

@@ -1,8 +1,8 @@
 // 一图统揽: the city on one screen — the map in the middle, today's figures and the vital signs on the
 // left, departments, hot spots and the live feed on the right. Updates arrive over the live stream.
 
-import { ApiError, api, events, type EvaluationRow, type MapPayload, type Summary } from "../api";
-import { levelBadge, LEVEL_COLOURS, LEVEL_MARKS, unavailable } from "../components/badges";
+import { ApiError, api, events, type EvaluationRow, type MapPayload, type SensorPayload, type Summary } from "../api";
+import { HEALTH_LOOK, HEALTH_ORDER, levelBadge, LEVEL_COLOURS, LEVEL_MARKS, unavailable } from "../components/badges";
 import { CityMap, type Overlay } from "../components/cityMap";
 import { debounce, fmtClock, fmtTime, h, pct, replace } from "../dom";
 import { code, currentLang, t } from "../i18n";
@@ -22,6 +22,14 @@ export function overviewView(root: HTMLElement): () => void {
   const areaList = h("div", { class: "area-list", "data-panel": "areas" });
   const mapEl = h("div", { class: "map", id: "city-map", role: "img", "aria-label": t("city_map") });
   const layerBox = h("fieldset", { class: "layers" }, h("legend", null, t("layers")));
+  const sensorLegend = h("div", {
+    class: "sensor-legend",
+    "data-panel": "sensor-legend",
+    role: "status",
+    "aria-live": "polite",
+    "aria-label": t("sensor_legend"),
+    hidden: true,
+  });
 
   root.append(
     h(
@@ -38,6 +46,7 @@ export function overviewView(root: HTMLElement): () => void {
         "div",
         { class: "col center" },
         h("div", { class: "map-bar" }, crumbs, layerBox),
+        sensorLegend,
         mapEl,
         areaList,
       ),
@@ -59,9 +68,13 @@ export function overviewView(root: HTMLElement): () => void {
     summaryArea = payload.area.level === "city" ? null : payload.area.code;
     void loadSummary(kpis, statusBars, summaryArea);
     if (feature("alerts")) void loadAlerts(alertsBox, map); // alerts sit on the areas of this level
-    if (feature("sensors")) void loadSensors(map);
+    if (feature("sensors") && map.layers.sensors) void loadSensors(map, sensorLegend);
   });
-  paintLayers(layerBox, map);
+  paintLayers(layerBox, map, (key, on) => {
+    if (key !== "sensors") return;
+    if (on) void loadSensors(map, sensorLegend);
+    else sensorLegend.hidden = true;
+  });
   // The map first; the side panels ask the hub once it is drawn, so they do not compete with it.
   void map.show(cityCode, session.config?.city?.level ?? "city").finally(() => {
     void loadVitals(vitals);
@@ -75,7 +88,11 @@ export function overviewView(root: HTMLElement): () => void {
     void map.refresh();
     void loadSummary(kpis, statusBars, summaryArea);
   }, 1_200);
-  const refreshAlerts = debounce(() => void loadAlerts(alertsBox, map), 1_200);
+  const refreshAlerts = debounce(() => {
+    void loadAlerts(alertsBox, map);
+    // An alert raised or cleared on a device changes its health.
+    if (feature("sensors") && map.layers.sensors) void loadSensors(map, sensorLegend);
+  }, 1_200);
   const off = subscribe((m: LiveMessage) => {
     if (m.topic.startsWith("events.")) {
       addFeed(feed, m);
@@ -87,12 +104,17 @@ export function overviewView(root: HTMLElement): () => void {
       refreshAlerts();
     }
   });
+  // Health changes with time too (a device that stops reporting turns stale): reload the layer each minute.
+  const sensorTimer = window.setInterval(() => {
+    if (feature("sensors") && map.layers.sensors && !document.hidden) void loadSensors(map, sensorLegend);
+  }, 60_000);
   const keys = (e: KeyboardEvent) => {
     if (e.key === "Escape" && !(e.target as HTMLElement).closest("input,textarea,select")) map.up();
   };
   document.addEventListener("keydown", keys);
   return () => {
     off();
+    window.clearInterval(sensorTimer);
     document.removeEventListener("keydown", keys);
     map.dispose();
   };
@@ -155,22 +177,44 @@ function paintAreaList(box: HTMLElement, payload: MapPayload, map: CityMap): voi
   );
 }
 
-function paintLayers(box: HTMLElement, map: CityMap): void {
-  const toggles: [keyof CityMap["layers"], string, boolean][] = [
-    ["events", "layer_events", true],
-    ["heat", "layer_heat", true],
-    ["alerts", "layer_alerts", feature("alerts")],
-    ["sensors", "layer_sensors", feature("sensors")],
+type LayerKey = keyof CityMap["layers"];
+const LAYERS_KEY = "cityhub.layers"; // the layers chosen in this tab survive re-renders (language switch)
+
+function rememberedLayers(): Partial<Record<LayerKey, boolean>> {
+  try {
+    const stored = JSON.parse(sessionStorage.getItem(LAYERS_KEY) ?? "{}") as unknown;
+    return stored && typeof stored === "object" ? (stored as Partial<Record<LayerKey, boolean>>) : {};
+  } catch {
+    return {};
+  }
+}
+
+function paintLayers(box: HTMLElement, map: CityMap, changed: (key: LayerKey, on: boolean) => void): void {
+  // [key, label, served by this hub, on at first] — the sensors are hundreds of markers: on demand.
+  const toggles: [LayerKey, string, boolean, boolean][] = [
+    ["events", "layer_events", true, true],
+    ["heat", "layer_heat", true, true],
+    ["alerts", "layer_alerts", feature("alerts"), true],
+    ["sensors", "layer_sensors", feature("sensors"), false],
   ];
-  for (const [key, label, available] of toggles) {
+  const remembered = rememberedLayers();
+  for (const [key, label, available, initially] of toggles) {
+    const on = available && (remembered[key] ?? initially);
     const input = h("input", {
       type: "checkbox",
       id: `layer-${key}`,
-      checked: available,
+      checked: on,
       disabled: !available,
-      on: { change: (e: Event) => map.setLayers({ [key]: (e.target as HTMLInputElement).checked }) },
+      on: {
+        change: (e: Event) => {
+          const checked = (e.target as HTMLInputElement).checked;
+          map.setLayers({ [key]: checked });
+          sessionStorage.setItem(LAYERS_KEY, JSON.stringify({ ...rememberedLayers(), [key]: checked }));
+          changed(key, checked);
+        },
+      },
     });
-    map.layers[key] = available;
+    map.layers[key] = on;
     box.append(
       h(
         "label",
@@ -467,32 +511,46 @@ async function loadLatest(feed: HTMLElement): Promise<void> {
   }
 }
 
-// Sensors by health, once the hub serves /api/v1/sensors: read leniently (built alongside this screen).
-const HEALTH: Record<string, { colour: string; symbol: string }> = {
-  ok: { colour: "#45c46b", symbol: "circle" },
-  degraded: { colour: "#f2c200", symbol: "triangle" },
-  silent: { colour: "#9aa5b1", symbol: "rect" },
-  fault: { colour: "#d7191c", symbol: "diamond" },
-};
-
-async function loadSensors(map: CityMap): Promise<void> {
+/** The sensor layer of the area on the map, and its legend: every state with its mark, name and count. */
+async function loadSensors(map: CityMap, legend: HTMLElement): Promise<void> {
+  const area = map.payload?.area.code;
+  if (!area) return;
+  legend.hidden = false;
   try {
-    const body = await api<unknown>("/api/v1/sensors", { query: { limit: 500 } });
-    const items = (Array.isArray(body) ? body : ((body as Loose).items ?? [])) as Loose[];
-    const points: Overlay["points"] = [];
-    for (const x of items) {
-      const loc = (x.location ?? {}) as Loose;
-      const lon = Number(x.lon ?? loc.lon);
-      const lat = Number(x.lat ?? loc.lat);
-      if (!Number.isFinite(lon) || !Number.isFinite(lat)) continue;
-      const health = String(x.health ?? x.status ?? "ok");
-      const look = HEALTH[health] ?? HEALTH.degraded;
-      points.push({ lon, lat, colour: look.colour, symbol: look.symbol, label: `${String(x.code ?? x.name ?? "")} · ${health}` });
-    }
-    map.setOverlay({ name: "sensors", points });
-  } catch {
-    map.setOverlay({ name: "sensors", points: [] });
+    const body = await api<SensorPayload>("/api/v1/sensors", { query: { area } });
+    if (map.payload?.area.code !== area) return; // the map moved on meanwhile
+    map.setSensors(body);
+    paintSensorLegend(legend, body);
+  } catch (err) {
+    map.setSensors(null);
+    replace(legend, unavailable(err instanceof ApiError && err.status === 403 ? t("no_permission") : String(err)));
   }
+  legend.hidden = !map.layers.sensors;
+}
+
+function paintSensorLegend(box: HTMLElement, body: SensorPayload): void {
+  const next = h("div");
+  replace(
+    next,
+    h("span", { class: "muted" }, `${t("sensors_on_map")} ${body.sensors.total}`),
+    h(
+      "ul",
+      null,
+      HEALTH_ORDER.map((health) =>
+        h(
+          "li",
+          { "data-health": health, style: `--c:${HEALTH_LOOK[health].colour}` },
+          h("span", { class: "mark", "aria-hidden": "true" }, HEALTH_LOOK[health].mark),
+          ` ${code("health", health)} `,
+          h("b", null, body.by_health[health] ?? 0),
+        ),
+      ),
+    ),
+    body.sensors.mode === "cells" ? h("span", { class: "muted" }, ` (${t("map_cells")})`) : null,
+    body.unlocated ? h("span", { class: "muted" }, ` · ${t("unlocated")} ${body.unlocated}`) : null,
+  );
+  // The legend is a live region: only a change is announced, not every reload.
+  if (next.textContent !== box.textContent) replace(box, [...next.childNodes]);
 }
 
 function addFeed(feed: HTMLElement, m: LiveMessage): void {
