@@ -30,24 +30,10 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # bench.bench_ingest, tests.factories
 
-from bench.bench_ingest import database, seed, server
-from cityhub.access.principal import SYSTEM
-from cityhub.audit import hooks
-from cityhub.indicators import service as indicators
-from cityhub.indicators.spec import IndicatorSpec
-from cityhub.kit.db import make_engine, make_session_factory, unit_of_work
+from bench.bench_ingest import database, define_indicator, seed, server
 from tests.factories import PASSWORD
 
 TARGET_P99_S = 1.0
-INDICATOR = {
-    "key": "bench.level",
-    "name": {"zh": "水位(基准测试)", "en": "Water level (benchmark)"},
-    "domain": "水务",
-    "unit": "m",
-    "formula": {"source": "telemetry", "metric": "water_level", "aggregate": "last", "window": "1m"},
-    "thresholds": {"yellow": 7.0, "red": 9.0},
-    "alert": {"at": "red", "type": "bench.level_red"},
-}
 
 
 @dataclass
@@ -72,14 +58,6 @@ class Outcome:
             return float("nan")
         ordered = sorted(values)
         return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-
-def define_indicator(url: str) -> None:
-    engine = make_engine(url)
-    hooks.install()
-    with unit_of_work(make_session_factory(engine)) as session:
-        indicators.upsert(session, SYSTEM, IndicatorSpec.model_validate(INDICATOR))
-    engine.dispose()
 
 
 def _login(port: int) -> str:

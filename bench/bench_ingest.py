@@ -50,6 +50,8 @@ from cityhub.access.tokens import create_api_token
 from cityhub.audit import hooks
 from cityhub.entities import service as entities
 from cityhub.entities.schemas import EntityIn, PointIn
+from cityhub.indicators import service as indicators
+from cityhub.indicators.spec import IndicatorSpec
 from cityhub.kit.db import make_engine, make_session_factory, unit_of_work
 from cityhub.kit.migrate import upgrade
 from cityhub.models.org import Role
@@ -102,6 +104,26 @@ def seed(url: str, devices: int) -> tuple[list[tuple[int, str]], str]:
         _row, token = create_api_token(session, user, "bench")
     engine.dispose()
     return pairs, token
+
+
+# The alerting indicator the ingest runs with (``--rules``) and the alert-latency probes trip.
+INDICATOR = {
+    "key": "bench.level",
+    "name": {"zh": "水位(基准测试)", "en": "Water level (benchmark)"},
+    "domain": "水务",
+    "unit": "m",
+    "formula": {"source": "telemetry", "metric": "water_level", "aggregate": "last", "window": "1m"},
+    "thresholds": {"yellow": 7.0, "red": 9.0},
+    "alert": {"at": "red", "type": "bench.level_red"},
+}
+
+
+def define_indicator(url: str) -> None:
+    engine = make_engine(url)
+    hooks.install()
+    with unit_of_work(make_session_factory(engine)) as session:
+        indicators.upsert(session, SYSTEM, IndicatorSpec.model_validate(INDICATOR))
+    engine.dispose()
 
 
 def _sensor(session: Session, i: int) -> tuple[int, str]:
@@ -306,6 +328,8 @@ def bench_backend(backend: str, args: argparse.Namespace) -> list[Result]:
     with tempfile.TemporaryDirectory() as tmp, database(backend, Path(tmp)) as url:
         workdir = Path(tmp)
         pairs, token = seed(url, args.devices)
+        if args.rules:
+            define_indicator(url)
         start = datetime.now(UTC).replace(microsecond=0) - timedelta(days=1)
         rows = readings(pairs, args.readings, start)
         payloads = bodies(rows, args.batch)
@@ -361,6 +385,12 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=2, help="concurrent HTTP connections")
     parser.add_argument("--devices", type=int, default=1000)
     parser.add_argument("--mqtt", action=argparse.BooleanOptionalAction, default=True)
+    parser.add_argument(
+        "--rules",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="an alerting indicator over every reading (bench_alerts': water level, red at 9 m)",
+    )
     parser.add_argument("--mqtt-readings", type=int, default=100_000)
     parser.add_argument("--mqtt-batch", type=int, default=100, help="readings per MQTT message")
     parser.add_argument("--markdown", action="store_true")

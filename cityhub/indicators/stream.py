@@ -596,6 +596,7 @@ class SensingStream:
     # ---------------------------------------------------------------- storing and alerting
 
     def _apply(self, session: Session, observations: list[Observation], batch: Batch) -> None:
+        history: list[dict[str, Any]] = []  # written at once: one INSERT for the whole batch
         for obs in observations:
             thresholds = obs.indicator.spec.thresholds
             key = (obs.indicator.id, obs.subject)
@@ -618,9 +619,11 @@ class SensingStream:
                 if obs.area_id is not None:
                     batch.areas.update(self.areas.chain(session, obs.area_id).values())
             if changed or obs.at - state.history_at >= obs.indicator.history_every_s:
-                self._history(session, obs, level)
+                history.append(_history_row(obs, level))
                 state.history_at = obs.at
             self._alert(session, obs, level, state, changed)
+        if history:
+            session.execute(insert(IndicatorValue), history)
 
     def _insert_state(self, session: Session, obs: Observation, level: WarningLevel | None) -> State:
         at = datetime.fromtimestamp(obs.at, UTC)
@@ -667,21 +670,6 @@ class SensingStream:
                     "value": state.value,
                 },
             )
-
-    def _history(self, session: Session, obs: Observation, level: WarningLevel | None) -> None:
-        session.execute(
-            insert(IndicatorValue),
-            [
-                {
-                    "indicator_id": obs.indicator.id,
-                    "subject": obs.subject,
-                    "area_id": obs.area_id,
-                    "at": datetime.fromtimestamp(obs.at, UTC),
-                    "value": obs.value,
-                    "level": level,
-                }
-            ],
-        )
 
     def _flush_due(self, session: Session, *, force: bool = False) -> None:
         now = time.monotonic()
@@ -821,3 +809,14 @@ def _tick_time(payload: Any) -> datetime | None:
         except ValueError:
             return None
     return None
+
+
+def _history_row(obs: Observation, level: WarningLevel | None) -> dict[str, Any]:
+    return {
+        "indicator_id": obs.indicator.id,
+        "subject": obs.subject,
+        "area_id": obs.area_id,
+        "at": datetime.fromtimestamp(obs.at, UTC),
+        "value": obs.value,
+        "level": level,
+    }
