@@ -11,11 +11,14 @@ from sqlalchemy import select
 
 from cityhub.access import policy
 from cityhub.access.deps import PrincipalDep, SessionDep, SettingsDep
+from cityhub.alerts import views as alert_views
+from cityhub.alerts.schemas import AlertOut
 from cityhub.audit.hooks import bind_principal
 from cityhub.dispatch import gazetteer, hotspots, routing, service
 from cityhub.dispatch.schemas import (
     DuplicatesOut,
     EscalateIn,
+    HotspotAlertIn,
     HotspotOut,
     HotspotsOut,
     ImportOut,
@@ -33,6 +36,7 @@ from cityhub.geo.crs import CRS
 from cityhub.kit.errors import BadRequest
 from cityhub.kit.timeutil import clock
 from cityhub.models.area import Area
+from cityhub.models.indicator import WarningLevel
 from cityhub.models.routing import RoutingRule
 
 router = APIRouter(tags=["dispatch"])
@@ -215,6 +219,15 @@ def escalate_hotspot(
     """Turn a hot spot into one supervised event (督办) that a department answers for."""
     event = hotspots.escalate(session, principal, dp, body.key, days=body.days, note=body.note)
     return views.detail(session, principal, event)
+
+
+@router.post("/hotspots/alert", response_model=AlertOut, status_code=status.HTTP_201_CREATED)
+def alert_hotspot(body: HotspotAlertIn, principal: PrincipalDep, session: SessionDep) -> AlertOut:
+    """Raise a hot spot as an alert (预警) at the chosen colour; it stays open until someone clears it."""
+    alert = hotspots.raise_alert(
+        session, principal, body.key, days=body.days, level=WarningLevel(body.level), note=body.note
+    )
+    return alert_views.page(session, principal, [alert], detail=True)[0]
 
 
 # ---------------------------------------------------------------- classifier models

@@ -13,8 +13,9 @@ Each hot spot carries its size, the number of distinct events behind it, the sam
 previous period around the same place (the trend), the districts and streets, a representative text
 (the medoid: the report most similar to all the others) and a map point (the members' centre).
 
-A supervisor can turn a hot spot into one supervised event (督办) through the event service; the alert
-link comes with the alerts domain.
+A supervisor can turn a hot spot into one supervised event (督办) through the event service, or raise it as an
+alert (source ``hotspot``, one open alert per hot spot) so the alert console and the map show it until someone
+clears it.
 """
 
 from __future__ import annotations
@@ -34,16 +35,19 @@ from sqlalchemy.orm import Session
 
 from cityhub.access import policy
 from cityhub.access.principal import Principal
+from cityhub.alerts import service as alerts
 from cityhub.dispatch import duplicates
 from cityhub.dispatch.service import HubDispatchPolicy
 from cityhub.events import service as events
 from cityhub.events.schemas import EventIn, LocationIn
 from cityhub.kit.errors import Conflict, NotFound
 from cityhub.kit.timeutil import clock
-from cityhub.models.area import Area
+from cityhub.models.alert import OPEN_STATUSES, Alert, AlertSource
+from cityhub.models.area import Area, AreaLevel
 from cityhub.models.category import Category
 from cityhub.models.dispatch import HotspotEscalation
 from cityhub.models.event import Channel, Event, EventStatus, Urgency
+from cityhub.models.indicator import WarningLevel
 
 KEY_RESOLUTION = 8  # H3 cells of about 0.7 km²: the key stays put while a hot spot grows
 
@@ -132,6 +136,7 @@ class Hotspot:
     report_ids: list[int]
     escalated_event: dict[str, Any] | None = None
     open_events: list[str] = field(default_factory=list)
+    alert: dict[str, Any] | None = None  # the open alert raised for it, if any
 
 
 def trend(size: int, previous: int) -> str:
@@ -276,10 +281,23 @@ def _with_escalations(session: Session, spots: list[Hotspot], since: datetime) -
             select(Event.id, Event.number).where(Event.id.in_([r.event_id for r in done.values()]))
         ).all()
     )
+    alerts = {
+        alert.source.removeprefix(ALERT_SOURCE_PREFIX): {"id": alert.id, "level": alert.level.value}
+        for alert in session.scalars(
+            select(Alert).where(
+                Alert.source.in_([ALERT_SOURCE_PREFIX + k for k in keys]),
+                Alert.type == ALERT_TYPE,
+                Alert.status.in_(OPEN_STATUSES),
+            )
+        )
+    }
     return [
-        h
-        if h.key not in done
-        else _escalated(h, done[h.key].event_id, numbers.get(done[h.key].event_id, "?"))
+        replace(
+            h
+            if h.key not in done
+            else _escalated(h, done[h.key].event_id, numbers.get(done[h.key].event_id, "?")),
+            alert=alerts.get(h.key),
+        )
         for h in spots
     ]
 
@@ -302,9 +320,7 @@ def escalate(
 ) -> Event:
     """File the hot spot as one event, supervised (督办), so one department answers for the place."""
     policy.authorize(principal, "hotspots.escalate")
-    spot = next((h for h in find(session, principal, days=days) if h.key == key), None)
-    if spot is None:
-        raise NotFound(f"no hot spot {key!r} in the last {days} days (the list may have changed)")
+    spot = _one(session, principal, key, days)
     if spot.escalated_event is not None:
         number = spot.escalated_event["number"]
         raise Conflict(f"hot spot {key} is already supervised as event {number}")
@@ -328,9 +344,7 @@ def escalate(
 
 
 def _event_in(spot: Hotspot, days: int) -> EventIn:
-    place = "".join(spot.districts[:1] + spot.streets[:1])
-    name = spot.category.rsplit("/", 1)[-1]
-    title = f"热点督办：{place}{name}（{days}天{spot.size}件）"
+    title = f"热点督办：{_headline(spot, days)}"
     representative = spot.representative
     lines = [
         f"{days}天内{spot.size}件相关诉求（涉及{spot.events}件工单，上一周期{spot.previous}件），"
@@ -346,3 +360,84 @@ def _event_in(spot: Hotspot, days: int) -> EventIn:
         urgency=Urgency.URGENT,
         location=LocationIn(lon=spot.lon, lat=spot.lat),
     )
+
+
+def _headline(spot: Hotspot, days: int) -> str:
+    place = "".join(spot.districts[:1] + spot.streets[:1])
+    name = spot.category.rsplit("/", 1)[-1]
+    return f"{place}{name}（{days}天{spot.size}件）"
+
+
+# ---------------------------------------------------------------- raising one as an alert
+
+ALERT_TYPE = "dispatch.hotspot"
+ALERT_SOURCE_PREFIX = "hotspot:"
+ALERT_EVIDENCE = 20  # reports named in the alert's evidence
+
+
+def raise_alert(
+    session: Session,
+    principal: Principal,
+    key: str,
+    *,
+    days: int = 7,
+    level: WarningLevel = WarningLevel.YELLOW,
+    note: str | None = None,
+) -> Alert:
+    """Raise the hot spot as an alert at ``level`` (one open alert per hot spot; a person clears it)."""
+    policy.authorize(principal, "hotspots.escalate")
+    spot = _one(session, principal, key, days)
+    if spot.alert is not None:
+        raise Conflict(f"hot spot {key} already has open alert {spot.alert['id']}")
+    where = Event.id.in_(spot.report_ids)
+    placed = session.execute(select(Event.district_id, Event.street_id).where(where)).all()
+    areas = {
+        AreaLevel.DISTRICT: _most_common([r.district_id for r in placed]),
+        AreaLevel.STREET: _most_common([r.street_id for r in placed]),
+    }
+    reports = session.execute(
+        select(Event.number, Event.title, Event.created_at)
+        .where(Event.id.in_(spot.report_ids))
+        .order_by(Event.created_at.desc())
+        .limit(ALERT_EVIDENCE)
+    ).all()
+    raised = alerts.raise_alert(
+        session,
+        alerts.Trigger(
+            source_kind=AlertSource.HOTSPOT,
+            source=ALERT_SOURCE_PREFIX + spot.key,
+            type=ALERT_TYPE,
+            title=f"民生诉求热点：{_headline(spot, days)}",
+            level=level,
+            value=float(spot.size),
+            evidence=[{"event": r.number, "title": r.title, "at": r.created_at.isoformat()} for r in reports],
+            areas={lvl: area for lvl, area in areas.items() if area is not None},
+            auto_clear=False,
+            details={
+                "hotspot": spot.key,
+                "category": spot.category,
+                "size": spot.size,
+                "events": spot.events,
+                "previous": spot.previous,
+                "trend": spot.trend,
+                "days": days,
+                "center": [spot.lon, spot.lat],
+                "radius_m": spot.radius_m,
+                "raised_by": principal.username,
+                "note": note,
+            },
+        ),
+    )
+    return raised.alert
+
+
+def _one(session: Session, principal: Principal, key: str, days: int) -> Hotspot:
+    spot = next((h for h in find(session, principal, days=days) if h.key == key), None)
+    if spot is None:
+        raise NotFound(f"no hot spot {key!r} in the last {days} days (the list may have changed)")
+    return spot
+
+
+def _most_common(ids: Sequence[int | None]) -> int | None:
+    counts = Counter(i for i in ids if i is not None)
+    return counts.most_common(1)[0][0] if counts else None

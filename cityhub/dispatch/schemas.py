@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -127,6 +127,7 @@ class HotspotOut(BaseModel):
     report_ids: list[int]
     open_events: list[str]
     escalated_event: dict[str, Any] | None
+    alert: dict[str, Any] | None = Field(description="the open alert raised for it ({id, level}), if any")
 
 
 class HotspotsOut(BaseModel):
@@ -139,6 +140,15 @@ class EscalateIn(Strict):
     key: str = Field(min_length=3, max_length=80, description="the hot spot's key from GET /hotspots")
     days: int = Field(7, ge=1, le=90)
     note: str | None = Field(None, max_length=2000, description="the supervisor's instruction (督办意见)")
+
+
+class HotspotAlertIn(Strict):
+    key: str = Field(min_length=3, max_length=80, description="the hot spot's key from GET /hotspots")
+    days: int = Field(7, ge=1, le=90)
+    level: Literal["blue", "yellow", "orange", "red"] = Field(
+        "yellow", description="the warning colour (蓝/黄/橙/红) the alert is raised at"
+    )
+    note: str | None = Field(None, max_length=2000)
 
 
 # ---------------------------------------------------------------- classifier models

@@ -35,6 +35,7 @@ class AlertSource(StrEnum):
     RULE = "rule"  # a linkage rule matched
     ANOMALY = "anomaly"  # anomaly detection on a stream with no fixed threshold
     DEVICE = "device"  # device health: silent, frozen value, sudden jump
+    HOTSPOT = "hotspot"  # a cluster of citizens' reports at one place (民生诉求热点), raised by a person
 
 
 OPEN_STATUSES = (AlertStatus.ACTIVE, AlertStatus.ACKNOWLEDGED)

@@ -198,3 +198,38 @@ def test_each_dispatcher_sees_the_hot_spots_of_their_own_area(
     west = principal_for(session, city.users["west_dispatcher"])
     assert [h.size for h in hotspots.find(session, east, now=NOW)] == [len(NEIGHBOURS)]
     assert hotspots.find(session, west, now=NOW) == []
+
+
+def test_a_supervisor_raises_a_hot_spot_as_an_alert_that_the_list_and_the_console_show(
+    client: TestClient, session: Session, policy: HubDispatchPolicy
+) -> None:
+    week = build(session, policy)
+    supervisor = login(client, "supervisor")
+    [spot] = client.get("/api/v1/hotspots", headers=supervisor).json()["items"]
+    assert spot["alert"] is None
+    body = {"key": spot["key"], "level": "orange", "note": "请住建、生态环境部门关注"}
+    assert (
+        client.post("/api/v1/hotspots/alert", json=body, headers=login(client, "dispatcher")).status_code
+        == 403
+    )
+    raised = client.post("/api/v1/hotspots/alert", json=body, headers=supervisor)
+    assert raised.status_code == 201, raised.text
+    alert = raised.json()
+    assert alert["source_kind"] == "hotspot" and alert["type"] == "dispatch.hotspot"
+    assert alert["level"] == "orange" and alert["status"] == "active"
+    assert alert["title"].startswith("民生诉求热点") and "施工噪声" in alert["title"]
+    assert alert["value"] == len(NEIGHBOURS)
+    assert {e["event"] for e in alert["evidence"]} == {e.number for e in week}
+    [again] = client.get("/api/v1/hotspots", headers=supervisor).json()["items"]
+    assert again["alert"] == {"id": alert["id"], "level": "orange"}
+    listed = client.get("/api/v1/alerts", params={"status": "active"}, headers=supervisor).json()["items"]
+    assert alert["id"] in [a["id"] for a in listed]
+    assert client.post("/api/v1/hotspots/alert", json=body, headers=supervisor).status_code == 409
+    # Cleared by the operation centre, the hot spot can be raised again.
+    dispatcher = login(client, "dispatcher")
+    assert client.post(f"/api/v1/alerts/{alert['id']}/clear", json={}, headers=dispatcher).status_code == 200
+    assert client.post("/api/v1/hotspots/alert", json=body, headers=supervisor).status_code == 201
+    bad = client.post("/api/v1/hotspots/alert", json={**body, "level": "green"}, headers=supervisor)
+    assert bad.status_code == 422 and bad.headers["content-type"] == "application/problem+json"
+    gone = client.post("/api/v1/hotspots/alert", json={"key": "00@none"}, headers=supervisor)
+    assert gone.status_code == 404
