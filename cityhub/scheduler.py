@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from cityhub.events import deadlines
+from cityhub.events import deadlines, evaluation
 from cityhub.kit.db import unit_of_work
 from cityhub.kit.settings import Settings
 from cityhub.kit.timeutil import clock
@@ -64,6 +64,7 @@ class Scheduler:
         self.jobs = [
             Job("deadlines", settings.scheduler_interval_s, lambda s: deadlines.scan(s, clock.now(), near)),
             Job("relocate", settings.scheduler_interval_s * 5, relocate_pending),
+            Job("evaluation-rollup", settings.scheduler_interval_s, evaluation.refresh),  # decision 0009
             Job("catalog-quality", settings.scheduler_interval_s * 5, _catalog_quality),
             *_sensing_jobs(settings),
             *_telemetry_jobs(settings),

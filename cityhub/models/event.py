@@ -6,7 +6,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Date, ForeignKey, Index, String, Text
+from sqlalchemy import JSON, BigInteger, Date, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from cityhub.kit.db import Base, BigId, UTCDateTime, str_enum
@@ -160,7 +160,10 @@ class EventAssignment(Base):
 
     __tablename__ = "event_assignments"
     __audited__ = True
-    __table_args__ = (Index("ix_event_assignments_dept_status", "department_id", "status"),)
+    __table_args__ = (
+        Index("ix_event_assignments_dept_status", "department_id", "status"),
+        Index("ix_event_assignments_assigned_at", "assigned_at"),  # the evaluation report's periods
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     event_id: Mapped[int] = mapped_column(ForeignKey("events.id"), index=True)
@@ -214,3 +217,52 @@ class EventCounter(Base):
 
     day: Mapped[date] = mapped_column(Date, primary_key=True)
     value: Mapped[int] = mapped_column(default=0)
+
+
+class EvaluationSpan(StrEnum):
+    DAY = "day"
+    MONTH = "month"
+
+
+class EvaluationRollup(Base):
+    """The evaluation report (考核) pre-aggregated per UTC day and month (decision 0009).
+
+    One row per bucket × department × whether the part is the event's current lead part × district × street
+    × category, with the sums the report's rates are made of, over the non-withdrawn assignments assigned
+    in the bucket. Derived data: recomputed from ``event_assignments`` and ``events`` for the days marked in
+    ``event_evaluation_dirty_days`` (database triggers mark them), so it is neither audited nor edited.
+    """
+
+    __tablename__ = "event_evaluation_rollups"
+    __table_args__ = (Index("ix_event_evaluation_rollups_span_bucket", "span", "bucket"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    span: Mapped[EvaluationSpan] = mapped_column(str_enum(EvaluationSpan, 5))
+    bucket: Mapped[date] = mapped_column(Date)  # the UTC day, or the first day of the UTC month
+    department_id: Mapped[int]
+    lead: Mapped[bool]  # role lead and not returned: the part the area and category figures count
+    district_id: Mapped[int | None]
+    street_id: Mapped[int | None]
+    category_id: Mapped[int | None]
+    parts: Mapped[int]
+    signed: Mapped[int]
+    signed_on_time: Mapped[int]
+    resolved: Mapped[int]
+    resolved_on_time: Mapped[int]
+    returned_parts: Mapped[int]  # the assignment was returned (the department figures)
+    returned_events: Mapped[int]  # the event was returned at least once (the area and category figures)
+    rated: Mapped[int]
+    rated_good: Mapped[int]  # rating 4 or 5
+    rating_sum: Mapped[int]
+    handling_us: Mapped[int] = mapped_column(BigInteger)  # resolved parts: resolved_at − assigned_at, µs
+
+
+class EvaluationDirtyDay(Base):
+    """A UTC day whose evaluation rollup is stale: written by triggers on ``event_assignments`` (every
+    change but the note) and ``events`` (rating, returns, district, street, category) in the writing
+    transaction; the report computes such days live until the rollup job has recomputed them."""
+
+    __tablename__ = "event_evaluation_dirty_days"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    day: Mapped[date] = mapped_column(Date, index=True)
