@@ -17,7 +17,7 @@ migrate: setup
 	$(VENV)/cityhub migrate
 
 revision: setup
-	$(VENV)/python -m cityhub.kit.migrate $(MESSAGE)
+	$(VENV)/python -m cityhub.kit.migrate $(if $(HEAD),--head $(HEAD)) $(MESSAGE)
 
 lint: setup
 	$(VENV)/ruff check cityhub tests bench

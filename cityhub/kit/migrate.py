@@ -27,21 +27,38 @@ def upgrade(engine: Engine, revision: str = "heads") -> None:
         command.upgrade(config, revision)
 
 
-def revision(message: str) -> None:
-    """Autogenerate a migration from the models against a scratch database migrated to head."""
+def revision(message: str, head: str | None = None) -> None:
+    """Autogenerate a migration from the models against a scratch database migrated to every head.
+
+    Each domain has its own branch, so the new revision must say which branch it extends (``head``: that
+    branch's latest revision, e.g. ``0006_evaluation``); without one, the heads are listed.
+    """
     import tempfile
+
+    from alembic.script import ScriptDirectory
 
     from cityhub.kit.db import make_engine
 
     with tempfile.TemporaryDirectory() as scratch:
         url = f"sqlite:///{scratch}/scratch.db"
+        config = alembic_config(url)
+        heads = ScriptDirectory.from_config(config).get_heads()
+        if head is None and len(heads) > 1:
+            raise SystemExit(
+                "several branches (one per domain): say which one the change extends with "
+                f"HEAD=<revision>, one of: {', '.join(sorted(heads))}"
+            )
         engine = make_engine(url)
         upgrade(engine)
         engine.dispose()
-        command.revision(alembic_config(url), message=message, autogenerate=True)
+        command.revision(config, message=message, autogenerate=True, head=head or "head", splice=False)
 
 
 if __name__ == "__main__":
-    import sys
+    import argparse
 
-    revision(" ".join(sys.argv[1:]) or "schema change")
+    parser = argparse.ArgumentParser(description="autogenerate a migration (make revision MESSAGE=… HEAD=…)")
+    parser.add_argument("--head", help="the branch's latest revision the new one follows")
+    parser.add_argument("message", nargs="*")
+    args = parser.parse_args()
+    revision(" ".join(args.message) or "schema change", args.head)
