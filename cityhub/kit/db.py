@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -84,8 +85,46 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             kwargs.pop("pool_size"), kwargs.pop("max_overflow")  # one shared in-memory connection
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
+        _one_writer_at_a_time(engine)
         return engine
     return create_engine(url, pool_pre_ping=True, **kwargs)
+
+
+_WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE", "CREATE", "DROP", "ALTER")
+_WRITER = "cityhub.writer"
+WRITER_WAIT_S = 30.0
+
+
+def _one_writer_at_a_time(engine: Engine) -> None:
+    """Queue a process's SQLite writers on a lock instead of in SQLite's busy handler.
+
+    SQLite lets one transaction write at a time; the others retry with sleeps that grow to 100 ms, so under
+    concurrent requests an unlucky writer waits seconds while others pass it (p95 1.4 s at a p50 of 40 ms
+    with 16 event creations in flight). Here a transaction takes the engine's lock at its first write and
+    gives it back at commit or rollback, so writers go in turn as soon as the one before is done. Other
+    processes (the CLI) still meet SQLite's busy handler; a writer that cannot get the lock within
+    ``WRITER_WAIT_S`` goes ahead and meets it too (503 if the database stays busy), never a hang.
+    """
+    lock = threading.Lock()
+
+    def before(conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        info = conn.info
+        if info.get(_WRITER) or not statement.lstrip()[:7].upper().startswith(_WRITES):
+            return
+        if lock.acquire(timeout=WRITER_WAIT_S):
+            info[_WRITER] = lock
+
+    def release(info: dict[str, Any]) -> None:
+        held = info.pop(_WRITER, None)
+        if held is not None:
+            held.release()
+
+    event.listen(engine, "before_cursor_execute", before)
+    event.listen(engine, "commit", lambda conn: release(conn.info))
+    event.listen(engine, "rollback", lambda conn: release(conn.info))
+    # A connection going back to the pool ends whatever it had begun.
+    event.listen(engine.pool, "reset", lambda _dbapi, record, *_a: release(record.info))
+    event.listen(engine.pool, "invalidate", lambda _dbapi, record, *_a: release(record.info))
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
