@@ -8,14 +8,16 @@ never repeat a permission check.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
-from sqlalchemy import ColumnElement, and_, exists, false, or_, select, true
+from sqlalchemy import CTE, ColumnElement, and_, exists, false, or_, select, true
 from sqlalchemy.orm import InstrumentedAttribute, aliased
 
 from cityhub.access.principal import Principal
+from cityhub.catalog.tags import TagRule, restricting_tags
 from cityhub.kit.errors import Forbidden
 from cityhub.models.alert import Alert
 from cityhub.models.area import Area, AreaLevel
@@ -25,6 +27,7 @@ from cityhub.models.catalog import (
     CatalogResource,
     DataGrade,
     Grant,
+    GrantScope,
     OpenAttribute,
     QualityAlert,
     ShareRequest,
@@ -373,13 +376,70 @@ def authorize_catalog(
         )
 
 
-def sharing_decision(sharing: SharingAttribute) -> str:
-    """无条件 → granted at once; 有条件 → the owner decides; 不予共享 → refused."""
-    return {
+def restricting_rules(tags: Iterable[str]) -> dict[str, TagRule]:
+    """The resource's tags that are policy inputs (``cityhub/catalog/tags.yaml``), with their rules."""
+    rules = restricting_tags()
+    return {tag: rules[tag] for tag in tags if tag in rules}
+
+
+def sharing_decision(sharing: SharingAttribute, tags: Iterable[str] = ()) -> str:
+    """无条件 → granted at once; 有条件 → the owner decides; 不予共享 → refused. A restricting tag that
+    requires approval (e.g. 公安, 医疗, 未成年人) makes an unconditional resource wait for the owner."""
+    decision = {
         SharingAttribute.UNCONDITIONAL: "grant",
         SharingAttribute.CONDITIONAL: "approve",
         SharingAttribute.NONE: "refuse",
     }[sharing]
+    if decision == "grant" and any(rule.approval for rule in restricting_rules(tags).values()):
+        return "approve"
+    return decision
+
+
+# The smallest group an aggregate query may release (k-anonymity), unless a restricting tag asks for more.
+CATALOG_MIN_GROUP = 10
+
+
+def aggregate_k(tags: Iterable[str]) -> int:
+    """k for aggregates over a resource: the hub's 10, or the highest ``min_k`` of its restricting tags."""
+    return max([CATALOG_MIN_GROUP, *(r.min_k for r in restricting_rules(tags).values() if r.min_k)])
+
+
+def grant_area(principal: Principal, scope: GrantScope) -> int | None:
+    """The area whose rows a grant delivers (rows and aggregates alike) to ``principal`` — the grant's
+    department, with that department's area: its own area and everything below it, unless the owner
+    approved the grant city-wide. None: every row (a city-level department, or a city-wide grant).
+    Applies to resources whose rows carry an area; the others have no rows to confine."""
+    if (
+        scope is GrantScope.CITY
+        or principal.area_id is None
+        or principal.area_level in (None, AreaLevel.CITY)
+    ):
+        return None
+    return principal.area_id
+
+
+def _area_subtree(area_id: int) -> CTE:
+    """The area and every area below it (recursive, the same SQL on SQLite and PostgreSQL)."""
+    tree = select(Area.id, Area.code).where(Area.id == area_id).cte("catalog_area_subtree", recursive=True)
+    child = aliased(Area)
+    return tree.union_all(select(child.id, child.code).where(child.parent_id == tree.c.id))
+
+
+def catalog_rows_in_area(
+    area_id: int,
+    *,
+    area_ids: ColumnElement[Any] | None = None,
+    area_codes: ColumnElement[Any] | None = None,
+) -> ColumnElement[bool]:
+    """The WHERE clause of a confined grant's rows: the row's area — an id in a hub table (``area_ids``) or
+    a code in a resource's area field (``area_codes``) — is the grant's area or lies below it. A row
+    without an area is not delivered."""
+    tree = _area_subtree(area_id)
+    if area_ids is not None:
+        return area_ids.in_(select(tree.c.id))
+    if area_codes is not None:
+        return area_codes.in_(select(tree.c.code))
+    raise ValueError("say which column holds the rows' area")
 
 
 def allowed_modes(grade: DataGrade, touches_sensitive_personal: bool) -> frozenset[AccessMode]:

@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from cityhub.access import policy
 from cityhub.catalog import sources
 from cityhub.catalog.schemas import (
     AggregateGroup,
@@ -41,7 +42,7 @@ from cityhub.kit.errors import CityHubError, Conflict, Unprocessable
 from cityhub.kit.timeutil import SHANGHAI
 from cityhub.models.catalog import CatalogResource, Grant
 
-K_ANONYMITY = 10
+K_ANONYMITY = policy.CATALOG_MIN_GROUP  # restricting tags may raise it: policy.aggregate_k
 MAX_GROUPS = 5000
 GROUPABLE = (FieldRole.AREA, FieldRole.TIME, FieldRole.CATEGORY)
 FILTERABLE = (FieldRole.AREA, FieldRole.CATEGORY)

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeAlias
 
-from sqlalchemy import Select, column, select, table
+from sqlalchemy import Select, column, func, select, table
 from sqlalchemy.orm import aliased
 
 from cityhub.catalog.schemas import CheckSpec, FieldSpec
@@ -24,6 +24,9 @@ from cityhub.models.org import Department, DepartmentKind
 
 # A select of labelled columns, one per declared field.
 RowSelect: TypeAlias = Select[*tuple[Any, ...]]
+# The extra column of an area-bearing resource's select: the id of the finest area the row lies in. It is
+# never delivered; a grant confined to an area filters on it (``policy.catalog_rows_in_area``).
+AREA_ID = "_area_id"
 
 
 def _f(name: str, title: str, type: str = "string", **extra: Any) -> FieldSpec:
@@ -54,6 +57,9 @@ class BuiltinResource:
     # Read by column name from a table another domain owns: read inside a savepoint, so a change of
     # shape there turns into a clear 422 here instead of an aborted transaction.
     foreign: bool = False
+    # Its rows lie in areas: ``select`` has the ``AREA_ID`` column, and grants to an area-bound department
+    # deliver only the rows of its area (docs/decisions/0005).
+    area: bool = False
 
 
 def _events() -> RowSelect:
@@ -77,6 +83,9 @@ def _events() -> RowSelect:
             Event.created_at.label("created_at"),
             Event.resolved_at.label("resolved_at"),
             Event.rating.label("rating"),
+            func.coalesce(Event.grid_id, Event.community_id, Event.street_id, Event.district_id).label(
+                AREA_ID
+            ),
         )
         .outerjoin(Category, Category.id == Event.category_id)
         .outerjoin(district, district.id == Event.district_id)
@@ -136,6 +145,9 @@ _entities = table(
     column("type"),
     column("name"),
     column("district_id"),
+    column("street_id"),
+    column("community_id"),
+    column("grid_id"),
     column("lon"),
     column("lat"),
     column("updated_at"),
@@ -154,6 +166,12 @@ _subjects = table(
 )
 
 
+def _where_entity_lies() -> Any:
+    """The finest area an entity (or a device's readings) lies in."""
+    e = _entities.c
+    return func.coalesce(e.grid_id, e.community_id, e.street_id, e.district_id)
+
+
 def _entity_rows() -> RowSelect:
     district = aliased(Area)
     return (
@@ -164,6 +182,7 @@ def _entity_rows() -> RowSelect:
             district.code.label("area"),
             _entities.c.lon.label("lon"),
             _entities.c.lat.label("lat"),
+            _where_entity_lies().label(AREA_ID),
         )
         .outerjoin(district, district.id == _entities.c.district_id)
         .order_by(_entities.c.id)
@@ -177,6 +196,7 @@ def _reading_rows() -> RowSelect:
             _readings.c.metric.label("metric"),
             _readings.c.ts.label("ts"),
             _readings.c.value.label("value"),
+            _where_entity_lies().label(AREA_ID),
         )
         .outerjoin(_entities, _entities.c.id == _readings.c.entity_id)
         .order_by(_readings.c.ts)
@@ -193,6 +213,7 @@ def _subject_rows() -> RowSelect:
             _subjects.c.address.label("address"),
             community.code.label("community"),
             _subjects.c.consent_at.label("consent_at"),
+            _subjects.c.community_id.label(AREA_ID),
         )
         .outerjoin(community, community.id == _subjects.c.community_id)
         .order_by(_subjects.c.id)
@@ -244,6 +265,7 @@ EVENTS = BuiltinResource(
     ),
     source_table="events",
     select=_events,
+    area=True,
 )
 
 AREAS = BuiltinResource(
@@ -353,6 +375,7 @@ ENTITIES = BuiltinResource(
     source_table="entities",
     select=_entity_rows,
     foreign=True,
+    area=True,
 )
 
 TELEMETRY = BuiltinResource(
@@ -375,6 +398,7 @@ TELEMETRY = BuiltinResource(
     source_table="telemetry_readings",
     select=_reading_rows,
     foreign=True,
+    area=True,
 )
 
 INDICATORS = BuiltinResource(
@@ -395,6 +419,7 @@ INDICATORS = BuiltinResource(
         _f("level", "预警级别", role="category"),
     ),
     source_table="indicator_values",
+    area=True,  # no reader yet: once it has one, its select carries AREA_ID like the others
 )
 
 VULNERABLE = BuiltinResource(
@@ -419,6 +444,7 @@ VULNERABLE = BuiltinResource(
     source_table="alert_subjects",
     select=_subject_rows,
     foreign=True,
+    area=True,
 )
 
 BUILTIN: tuple[BuiltinResource, ...] = (

@@ -2,7 +2,7 @@
 repeated (the first row of a resource gives them), and the checks written as field attributes:
 
 ``resource_code, resource_name, department, description, source_system, update_cycle, format, grade,
-sharing, sharing_conditions, open_attribute, open_conditions, tags (; separated), field_name,
+sharing, sharing_conditions, open_attribute, open_conditions, tags (; separated), area_field, field_name,
 field_title, field_type, field_description, personal (yes/no), sensitivity, mask, role, min, max,
 required (yes → completeness), unique (yes → uniqueness), check_format (citizen_id, uscc, phone,
 area_code, date → conformity), references (CODE.field → consistency)``. ``min``/``max`` give an accuracy
@@ -32,6 +32,7 @@ RESOURCE_COLUMNS = {
     "sharing_conditions": "sharing_conditions",
     "open_attribute": "open_attribute",
     "open_conditions": "open_conditions",
+    "area_field": "area_field",
 }
 FIELD_COLUMNS = {
     "field_name": "name",

@@ -75,6 +75,7 @@ REGISTRY_SPEC: dict[str, Any] = {
     "open_attribute": "conditional",
     "open_conditions": "企业名称、统一社会信用代码、登记状态依法公示。",
     "tags": ["市场监管", "法人", "营商环境"],
+    "area_field": "district",  # district and street departments receive their own area's rows
     "fields": [
         _f("uscc", "统一社会信用代码", role="key"),
         _f("name", "企业名称"),
@@ -111,6 +112,7 @@ LEGAL_PERSONS_SPEC: dict[str, Any] = {
     "sharing_conditions": "按最小必要原则申请；法定代表人姓名、身份证号脱敏提供，确需明文的由提供部门审核。",
     "open_attribute": "none",
     "tags": ["基础库", "法人", "公共数据"],
+    "area_field": "district",  # district and street departments receive their own area's rows
     "fields": [
         _f("uscc", "统一社会信用代码", role="key"),
         _f("name", "单位名称"),
@@ -158,6 +160,7 @@ ELDERLY_SPEC: dict[str, Any] = {
     "sharing_conditions": "健康、行踪属敏感个人信息：仅以聚合统计方式共享（可用不可见），原始数据不出域。",
     "open_attribute": "none",
     "tags": ["卫生健康", "养老", "敏感个人信息"],
+    "area_field": "street",  # district and street departments receive their own area's rows
     "fields": [
         _f("name", "姓名", personal=True, sensitivity="sensitive", mask="name"),
         _f("id_number", "身份证号", personal=True, sensitivity="sensitive", mask="id_number"),

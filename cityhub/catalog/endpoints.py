@@ -12,7 +12,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from cityhub.access.deps import PrincipalDep, SessionDep
 from cityhub.audit.hooks import bind_principal
-from cityhub.catalog import aggregate, dcat, quality, service, sharing, sources
+from cityhub.catalog import aggregate, dcat, quality, service, sharing
 from cityhub.catalog.schemas import (
     RESOURCE_CODE,
     AccessLogOut,
@@ -37,7 +37,7 @@ from cityhub.catalog.schemas import (
     TokenIn,
     TokenOut,
 )
-from cityhub.kit.errors import BadRequest, CityHubError, Conflict, Unauthorized
+from cityhub.kit.errors import BadRequest, CityHubError, Unauthorized
 from cityhub.kit.http import problem
 from cityhub.kit.timeutil import local_to_utc
 from cityhub.models.catalog import AccessMode, DataGrade, RequestStatus, SharingAttribute
@@ -323,12 +323,15 @@ def shared_rows(
     offset: Offset = 0,
 ) -> SharedRows | JSONResponse:
     """Rows of the granted resource — only the granted fields, masked field by field (张*, 370202********1234,
-    precise locations as grid codes). Every call is logged for the owner."""
-    query = {"offset": offset, "limit": limit}
+    precise locations as grid codes); for a district or street department only its area's rows unless the
+    grant is city-wide. Every call is logged for the owner."""
+    query: dict[str, Any] = {"offset": offset, "limit": limit}
     try:
         rows = sharing.deliver_rows(session, access, offset=offset, limit=limit)
     except CityHubError as exc:
         return _refused(session, access, AccessMode.ROWS, query, exc)
+    if rows.area is not None:
+        query["area"] = rows.area
     sharing.log_access(
         session, access, mode=AccessMode.ROWS, fields=rows.fields, row_count=rows.count, query=query
     )
@@ -340,17 +343,16 @@ def shared_aggregate(
     access: GrantAccessDep, body: AggregateQuery, session: SessionDep
 ) -> AggregateOut | JSONResponse:
     """A count, sum or mean grouped by area, time or category, computed inside the hub (可用不可见): groups
-    under k = 10 records are withheld, optional Laplace noise; never rows. Every query is logged."""
+    under k = 10 records (more for resources with restricting tags) are withheld, optional Laplace noise;
+    never rows; an area-bound department's grant counts only its area's rows. Every query is logged."""
     query = body.model_dump(mode="json", exclude_defaults=True)
     try:
-        if not sources.has_data(session, access.resource):
-            raise Conflict(f"{access.resource.code} has no data in the hub yet")
-        result = aggregate.run(
-            access.resource, access.grant, body, sources.iter_rows(session, access.resource)
-        )
+        result = sharing.deliver_aggregate(session, access, body)
     except CityHubError as exc:
         return _refused(session, access, AccessMode.AGGREGATE, query, exc)
     query["suppressed_groups"] = result.suppressed_groups
+    if result.area is not None:
+        query["area"] = result.area
     sharing.log_access(
         session,
         access,

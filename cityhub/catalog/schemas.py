@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from cityhub.models.catalog import (
     AccessMode,
     DataGrade,
+    GrantScope,
     OpenAttribute,
     RequestStatus,
     SharingAttribute,
@@ -183,6 +184,12 @@ class ResourceIn(BaseModel):
     open_attribute: OpenAttribute = OpenAttribute.NONE
     open_conditions: str = Field("", max_length=2000)
     tags: list[str] = Field(default_factory=list, max_length=20)
+    area_field: str | None = Field(
+        None,
+        pattern=FIELD_NAME,
+        description="the area-role string field holding each row's area code (GB/T 2260 and below): "
+        "grants to a district or street department then deliver only the rows of its area",
+    )
     fields: list[FieldSpec] = Field(min_length=1, max_length=200)
     quality_checks: list[CheckSpec] = Field(default_factory=list, max_length=50)
 
@@ -202,6 +209,7 @@ class ResourceUpdate(BaseModel):
     open_attribute: OpenAttribute | None = None
     open_conditions: str | None = Field(None, max_length=2000)
     tags: list[str] | None = Field(None, max_length=20)
+    area_field: str | None = Field(None, pattern=FIELD_NAME)
     quality_checks: list[CheckSpec] | None = Field(None, max_length=50)
 
 
@@ -219,6 +227,9 @@ class ResourceSummary(BaseModel):
     open_label: str
     update_cycle: UpdateCycle
     tags: list[str]
+    restricting_tags: list[str] = Field(
+        description="tags that are policy inputs (owner approval, a higher k for aggregates)"
+    )
     builtin: bool
     holds_sensitive_personal_information: bool
     quality_score: float | None
@@ -230,6 +241,10 @@ class ResourceOut(ResourceSummary):
     format: str
     sharing_conditions: str
     open_conditions: str
+    area_bound: bool = Field(
+        description="its rows carry an area: grants to area-bound departments are confined"
+    )
+    area_field: str | None
     fields: list[FieldSpec]
     quality_checks: list[CheckSpec]
     source_table: str | None
@@ -319,6 +334,11 @@ class ApproveIn(BaseModel):
     )
     period_days: int | None = Field(None, ge=1, le=365, description="shorter than asked, if you wish")
     rate_per_minute: int = Field(60, ge=1, le=6000)
+    scope: GrantScope = Field(
+        GrantScope.AREA,
+        description="area: a district or street department receives only its own area's rows (default); "
+        "city: every row (city-wide, recorded on the grant)",
+    )
 
 
 class RejectIn(BaseModel):
@@ -367,6 +387,7 @@ class GrantOut(BaseModel):
     legal_basis: str
     dp_epsilon: float | None
     rate_per_minute: int
+    scope: GrantScope
     granted_at: datetime
     expires_at: datetime
     revoked_at: datetime | None
@@ -425,6 +446,7 @@ class SharedRows(BaseModel):
     limit: int
     count: int
     rows: list[dict[str, Any]]
+    area: str | None = Field(None, description="the rows are confined to this area and below (None: all)")
 
 
 class Measure(StrEnum):
@@ -483,3 +505,4 @@ class AggregateOut(BaseModel):
     groups: list[AggregateGroup]
     suppressed_groups: int
     dp_epsilon: float | None
+    area: str | None = Field(None, description="computed over this area's rows only (None: all)")

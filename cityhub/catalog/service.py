@@ -22,7 +22,9 @@ from cityhub.catalog.schemas import (
     CheckSpec,
     ConformityFormat,
     Dimension,
+    FieldRole,
     FieldSpec,
+    FieldType,
     ResourceIn,
     ResourceOut,
     ResourceSummary,
@@ -133,6 +135,7 @@ def register(session: Session, principal: Principal, data: ResourceIn) -> Catalo
         raise Conflict(f"a resource with code {data.code} is already registered")
     _validate_declaration(data.fields, data.quality_checks)
     _validate_attributes(data.sharing, data.sharing_conditions, data.open_attribute, data.open_conditions)
+    _validate_area_field(data.area_field, data.fields)
     now = clock.now()
     resource = CatalogResource(
         code=data.code,
@@ -148,6 +151,7 @@ def register(session: Session, principal: Principal, data: ResourceIn) -> Catalo
         open_attribute=data.open_attribute,
         open_conditions=data.open_conditions,
         tags=_clean_tags(data.tags),
+        area_field=data.area_field,
         fields=[f.model_dump(mode="json") for f in data.fields],
         quality_checks=[c.model_dump(mode="json", exclude_defaults=True) for c in data.quality_checks],
         builtin=False,
@@ -203,6 +207,17 @@ def _validate_attributes(
         raise Unprocessable("有条件开放 needs its conditions (open_conditions)")
 
 
+def _validate_area_field(name: str | None, fields: Sequence[FieldSpec]) -> None:
+    """The area field is one declared text field with the area role: its values are area codes."""
+    if name is None:
+        return
+    spec = next((f for f in fields if f.name == name), None)
+    if spec is None or spec.role is not FieldRole.AREA or spec.type is not FieldType.STRING:
+        raise Unprocessable(
+            f"area_field {name} must be a declared string field with role 'area' (its values are area codes)"
+        )
+
+
 def _clean_tags(tags: Iterable[str]) -> list[str]:
     cleaned: list[str] = []
     for tag in tags:
@@ -226,6 +241,10 @@ def update(session: Session, principal: Principal, code: str, data: ResourceUpda
         ]
     if data.tags is not None:
         changes["tags"] = _clean_tags(data.tags)
+    if "area_field" in changes:
+        if resource.builtin:
+            raise Unprocessable(f"{code} is the hub's own data: its rows' areas come from the hub")
+        _validate_area_field(data.area_field, sources.fields_of(resource))
     for key in ("name", "update_cycle", "grade", "sharing", "open_attribute"):
         if key in changes and changes[key] is None:
             raise Unprocessable(f"{key} cannot be empty")
@@ -350,6 +369,7 @@ def _summary(resource: CatalogResource, department: str, run: QualityRun | None)
         open_label=open_attr.label,
         update_cycle=resource.update_cycle,
         tags=list(resource.tags or []),
+        restricting_tags=sorted(policy.restricting_rules(resource.tags or [])),
         builtin=resource.builtin,
         holds_sensitive_personal_information=holds_sensitive_personal(resource),
         quality_score=run.overall if run else None,
@@ -368,6 +388,8 @@ def detail(session: Session, resource: CatalogResource) -> ResourceOut:
         format=resource.format,
         sharing_conditions=resource.sharing_conditions,
         open_conditions=resource.open_conditions,
+        area_bound=sources.area_bound(resource),
+        area_field=resource.area_field,
         fields=sources.fields_of(resource),
         quality_checks=[CheckSpec.model_validate(c) for c in resource.quality_checks],
         source_table=resource.source_table,

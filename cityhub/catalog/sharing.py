@@ -2,7 +2,8 @@
 rows masked field by field, a rate limit per token, and the access log every use writes.
 
 Decisions come from ``cityhub.access.policy``: who may ask, approve, revoke and read (``CATALOG_ACTIONS``),
-and what a grade allows (``allowed_modes``, ``may_unmask``, ``field_masked``).
+what a grade allows (``allowed_modes``, ``may_unmask``, ``field_masked``), what restricting tags demand
+(``sharing_decision``, ``aggregate_k``) and which area's rows a grant delivers (``grant_area``).
 """
 
 from __future__ import annotations
@@ -23,11 +24,13 @@ from cityhub.access.masking import TEXT_MASKS, coarsen_coordinate
 from cityhub.access.principal import SYSTEM, Principal
 from cityhub.access.tokens import token_digest
 from cityhub.audit.hooks import record
-from cityhub.catalog import service, sources
+from cityhub.catalog import aggregate, service, sources
 from cityhub.catalog.schemas import (
     MAX_FIELDS_PER_REQUEST,
     AccessLogOut,
     AccessReportRow,
+    AggregateOut,
+    AggregateQuery,
     ApproveIn,
     FieldRole,
     FieldSpec,
@@ -57,6 +60,7 @@ from cityhub.models.catalog import (
     CatalogResource,
     DataGrade,
     Grant,
+    GrantScope,
     GrantToken,
     RequestStatus,
     ShareRequest,
@@ -80,12 +84,13 @@ class GrantInactive(CityHubError):
 
 
 def create_request(session: Session, principal: Principal, data: ShareRequestIn) -> ShareRequest:
-    """Ask for a resource: 无条件共享 is granted at once, 有条件共享 waits, 不予共享 is refused."""
+    """Ask for a resource: 无条件共享 is granted at once (unless a restricting tag asks for the owner's
+    approval), 有条件共享 waits, 不予共享 is refused."""
     policy.authorize_catalog(principal, "catalog.request")
     resource = service.get(session, principal, data.resource)
     if resource.department_id == principal.department_id:
         raise Conflict(f"your department owns {resource.code}; there is nothing to request")
-    decision = policy.sharing_decision(resource.sharing)
+    decision = policy.sharing_decision(resource.sharing, resource.tags or [])
     if decision == "refuse":
         raise Forbidden(
             f"{resource.code} is 不予共享 (not shared)"
@@ -270,6 +275,7 @@ def _grant(
         legal_basis=req.legal_basis,
         dp_epsilon=decision.dp_epsilon,
         rate_per_minute=decision.rate_per_minute,
+        scope=decision.scope,
         granted_at=now,
         expires_at=now + timedelta(days=decision.period_days or req.period_days),
     )
@@ -374,12 +380,16 @@ def resolve_token(session: Session, secret: str) -> GrantAccess:
         token.last_used_at = now
     resource = session.get_one(CatalogResource, grant.resource_id)
     department = session.get(Department, grant.department_id)
+    area = session.get(Area, department.area_id) if department and department.area_id else None
     user = session.get(User, token.user_id) if token.user_id is not None else None
     principal = Principal(
         user_id=token.user_id,
         username=f"{user.username if user else token.name} @ {department.name if department else '?'}",
         role=Role(user.role) if user else Role.HANDLER,
         department_id=grant.department_id,
+        # The grant is the department's: its area (not the token holder's) bounds what the grant delivers.
+        area_id=area.id if area else None,
+        area_level=AreaLevel(area.level) if area else None,
     )
     return GrantAccess(token, grant, resource, principal)
 
@@ -441,7 +451,8 @@ def deliver_rows(session: Session, access: GrantAccess, *, offset: int, limit: i
     declared = {f.name: f for f in sources.fields_of(resource)}
     specs = [declared[n] for n in grant.fields if n in declared]
     masked = [s for s in specs if _masked(s, grant)]
-    raw = sources.page(session, resource, offset=offset, limit=min(limit, MAX_PAGE))
+    within = confined_area(access)
+    raw = sources.page(session, resource, offset=offset, limit=min(limit, MAX_PAGE), within=within)
     grids = _GridLookup(session)
     rows = [_deliver(row, specs, {m.name for m in masked}, declared, grids) for row in raw]
     return SharedRows(
@@ -453,7 +464,36 @@ def deliver_rows(session: Session, access: GrantAccess, *, offset: int, limit: i
         limit=min(limit, MAX_PAGE),
         count=len(rows),
         rows=rows,
+        area=_area_code(session, within),
     )
+
+
+def deliver_aggregate(session: Session, access: GrantAccess, query: AggregateQuery) -> AggregateOut:
+    """A grouped count, sum or mean over the rows the grant may use (its area's, for an area-bound
+    department), with the k its resource's restricting tags demand."""
+    resource = access.resource
+    if not sources.has_data(session, resource):
+        raise Conflict(f"{resource.code} has no data in the hub yet")
+    within = confined_area(access)
+    result = aggregate.run(
+        resource,
+        access.grant,
+        query,
+        sources.iter_rows(session, resource, within=within),
+        k=policy.aggregate_k(resource.tags or []),
+    )
+    return result.model_copy(update={"area": _area_code(session, within)})
+
+
+def confined_area(access: GrantAccess) -> int | None:
+    """The area the grant's rows are confined to (None: every row), if the resource's rows have areas."""
+    if not sources.area_bound(access.resource):
+        return None
+    return policy.grant_area(access.principal, GrantScope(access.grant.scope))
+
+
+def _area_code(session: Session, area_id: int | None) -> str | None:
+    return None if area_id is None else session.get_one(Area, area_id).code
 
 
 def _masked(spec: FieldSpec, grant: Grant) -> bool:
@@ -725,6 +765,7 @@ def grant_outs(session: Session, grants: Sequence[Grant]) -> list[GrantOut]:
             legal_basis=g.legal_basis,
             dp_epsilon=g.dp_epsilon,
             rate_per_minute=g.rate_per_minute,
+            scope=GrantScope(g.scope),
             granted_at=g.granted_at,
             expires_at=g.expires_at,
             revoked_at=g.revoked_at,

@@ -8,13 +8,14 @@ from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import func, inspect, select
+from sqlalchemy import ColumnElement, func, inspect, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from cityhub.catalog.builtin import BUILTIN_BY_CODE, RowSelect
+from cityhub.access import policy
+from cityhub.catalog.builtin import AREA_ID, BUILTIN_BY_CODE, RowSelect
 from cityhub.catalog.schemas import FieldSpec, FieldType
-from cityhub.kit.errors import Unprocessable
+from cityhub.kit.errors import Conflict, Unprocessable
 from cityhub.kit.timeutil import SHANGHAI
 from cityhub.models.catalog import CatalogResource, CatalogSampleRow
 
@@ -25,13 +26,42 @@ def fields_of(resource: CatalogResource) -> list[FieldSpec]:
     return [FieldSpec.model_validate(f) for f in resource.fields]
 
 
-def _builtin_select(session: Session, resource: CatalogResource) -> RowSelect | None:
+def area_bound(resource: CatalogResource) -> bool:
+    """Whether the resource's rows carry an area (a hub table with areas, or a declared area field)."""
+    if resource.builtin:
+        spec = BUILTIN_BY_CODE.get(resource.code)
+        return spec is not None and spec.area
+    return resource.area_field is not None
+
+
+def _builtin_select(
+    session: Session, resource: CatalogResource, within: int | None = None
+) -> RowSelect | None:
+    """The hub table's rows as declared fields; ``within``: only the rows lying in that area or below."""
     spec = BUILTIN_BY_CODE.get(resource.code) if resource.builtin else None
     if spec is None or spec.select is None or spec.source_table is None:
         return None
     if not inspect(session.connection()).has_table(spec.source_table):
         return None
-    return spec.select()
+    stmt = spec.select()
+    area = stmt.selected_columns.get(AREA_ID)
+    if area is None:
+        if within is not None:  # fail closed: an area-bound resource whose reader lost its area column
+            raise Conflict(f"the rows of {resource.code} have no area, so they cannot be confined to one")
+        return stmt
+    if within is not None:
+        stmt = stmt.where(policy.catalog_rows_in_area(within, area_ids=area))
+    # The area column decides which rows; it is not one of the resource's fields.
+    return stmt.with_only_columns(
+        *(c for c in stmt.selected_columns if c.key != AREA_ID), maintain_column_froms=True
+    )
+
+
+def _sample_area(resource: CatalogResource, within: int | None) -> list[ColumnElement[bool]]:
+    if within is None or resource.area_field is None:
+        return []
+    code = CatalogSampleRow.data[resource.area_field].as_string()
+    return [policy.catalog_rows_in_area(within, area_codes=code)]
 
 
 def _is_foreign(resource: CatalogResource) -> bool:
@@ -63,19 +93,24 @@ def count(session: Session, resource: CatalogResource) -> int:
     )
 
 
-def iter_rows(session: Session, resource: CatalogResource) -> Iterator[dict[str, Any]]:
-    """Every row, in a stable order, streamed in batches."""
-    yield from _rows(session, resource, offset=0, limit=None)
+def iter_rows(
+    session: Session, resource: CatalogResource, *, within: int | None = None
+) -> Iterator[dict[str, Any]]:
+    """Every row (``within``: of that area and below, for an area-bearing resource), in a stable order,
+    streamed in batches."""
+    yield from _rows(session, resource, offset=0, limit=None, within=within)
 
 
-def page(session: Session, resource: CatalogResource, *, offset: int, limit: int) -> list[dict[str, Any]]:
-    return list(_rows(session, resource, offset=offset, limit=limit))
+def page(
+    session: Session, resource: CatalogResource, *, offset: int, limit: int, within: int | None = None
+) -> list[dict[str, Any]]:
+    return list(_rows(session, resource, offset=offset, limit=limit, within=within))
 
 
 def _rows(
-    session: Session, resource: CatalogResource, *, offset: int, limit: int | None
+    session: Session, resource: CatalogResource, *, offset: int, limit: int | None, within: int | None
 ) -> Iterator[dict[str, Any]]:
-    stmt = _builtin_select(session, resource)
+    stmt = _builtin_select(session, resource, within)
     if stmt is None and resource.builtin:
         return
     try:
@@ -91,7 +126,7 @@ def _rows(
             return
         sample = (
             select(CatalogSampleRow.data)
-            .where(CatalogSampleRow.resource_id == resource.id)
+            .where(CatalogSampleRow.resource_id == resource.id, *_sample_area(resource, within))
             .order_by(CatalogSampleRow.row_no)
             .offset(offset)
             .limit(limit)

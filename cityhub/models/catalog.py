@@ -102,6 +102,17 @@ class RequestStatus(StrEnum):
     REJECTED = "rejected"
 
 
+class GrantScope(StrEnum):
+    """Which rows of an area-bearing resource a grant delivers, chosen by the owner at approval."""
+
+    AREA = "area"  # the requesting department's own area and below (the whole city for city departments)
+    CITY = "city"  # every row: the owner approved the grant city-wide
+
+    @property
+    def label(self) -> str:
+        return {"area": "本辖区", "city": "全市"}[self.value]
+
+
 class AccessMode(StrEnum):
     """What a grant delivers: masked rows, or aggregates computed inside the hub (可用不可见)."""
 
@@ -134,6 +145,9 @@ class CatalogResource(Base):
     open_attribute: Mapped[OpenAttribute] = mapped_column(str_enum(OpenAttribute, 14))
     open_conditions: Mapped[str] = mapped_column(Text, default="")
     tags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # The field whose values are the area codes of the rows (external resources; built-in resources carry
+    # their area in the hub's tables): grants to an area-bound department deliver only their area's rows.
+    area_field: Mapped[str | None] = mapped_column(String(40))
     fields: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     quality_checks: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     builtin: Mapped[bool] = mapped_column(default=False)
@@ -227,6 +241,9 @@ class Grant(Base):
     resource_id: Mapped[int] = mapped_column(ForeignKey("catalog_resources.id"), index=True)
     department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"), index=True)
     mode: Mapped[AccessMode] = mapped_column(str_enum(AccessMode, 10))
+    scope: Mapped[GrantScope] = mapped_column(
+        str_enum(GrantScope, 8), default=GrantScope.AREA, server_default=GrantScope.AREA.value
+    )
     fields: Mapped[list[str]] = mapped_column(JSON)
     unmasked_fields: Mapped[list[str]] = mapped_column(JSON, default=list)
     purpose: Mapped[str] = mapped_column(String(500))

@@ -1,5 +1,6 @@
 """The catalog's access matrix: every role × resource (by grade and sharing attribute) × action × the
-principal's department relation, and the attribute rules that decide what a grant may deliver."""
+principal's department relation (city-level or area-bound), and the attribute rules that decide what a grant
+may deliver — by grade, by the requesting department's area and the grant's scope, by restricting tags."""
 
 from __future__ import annotations
 
@@ -11,13 +12,18 @@ from sqlalchemy.orm import Session
 
 from cityhub.access import policy
 from cityhub.access.principal import Principal
+from cityhub.catalog import sharing
+from cityhub.catalog.builtin import BUILTIN
 from cityhub.kit.errors import Forbidden
+from cityhub.models.area import Area, AreaLevel
 from cityhub.models.catalog import (
     AccessLog,
     AccessMode,
     CatalogResource,
     DataGrade,
     Grant,
+    GrantScope,
+    GrantToken,
     QualityAlert,
     ShareRequest,
     SharingAttribute,
@@ -37,6 +43,14 @@ OWNER, REQUESTER, OTHER = 10, 20, 30
 # How the principal relates to the resource: member of the owner department, of the requesting one,
 # of a third one, or of none.
 RELATIONS = {"owner": OWNER, "requester": REQUESTER, "other": OTHER, "no department": None}
+# Where the principal's department sits: who may act does not depend on it (only what a grant delivers).
+CITY_AREA, DISTRICT_AREA, STREET_AREA = 100, 200, 300
+DEPARTMENT_AREAS: dict[str, tuple[int | None, AreaLevel | None]] = {
+    "no area": (None, None),
+    "city": (CITY_AREA, AreaLevel.CITY),
+    "district": (DISTRICT_AREA, AreaLevel.DISTRICT),
+    "street": (STREET_AREA, AreaLevel.STREET),
+}
 ALL = set(RELATIONS)
 STAFF = {A, D, H, G, S, DS}
 
@@ -78,15 +92,19 @@ def test_the_matrix_covers_every_catalog_action() -> None:
 @pytest.mark.parametrize("action", sorted(EXPECTED))
 @pytest.mark.parametrize("role", list(Role))
 def test_catalog_action_matrix(role: Role, action: str) -> None:
-    """Roles × grades × sharing attributes × relations for one action: allowed exactly as the table says."""
-    for grade, sharing, (relation, dept) in itertools.product(DataGrade, SharingAttribute, RELATIONS.items()):
-        principal = Principal(1, "u", role, department_id=dept)
+    """Roles × grades × sharing attributes × relations × department areas for one action: allowed exactly
+    as the table says (an area-bound department may do what a city-level one may)."""
+    combinations = itertools.product(
+        DataGrade, SharingAttribute, RELATIONS.items(), DEPARTMENT_AREAS.values()
+    )
+    for grade, sharing_attribute, (relation, dept), (area_id, level) in combinations:
+        principal = Principal(1, "u", role, department_id=dept, area_id=area_id, area_level=level)
         expected = relation in EXPECTED[action].get(role, set())
         if action == "catalog.decide" and grade is DataGrade.CORE:
             expected = expected and role in CORE_DECIDERS
         kwargs = {"owner_department_id": OWNER, "requester_department_id": REQUESTER, "grade": grade}
         allowed = policy.catalog_may(principal, action, **kwargs)
-        assert allowed == expected, (role, action, grade, sharing, relation)
+        assert allowed == expected, (role, action, grade, sharing_attribute, relation, level)
         if not allowed:
             with pytest.raises(Forbidden):
                 policy.authorize_catalog(principal, action, **kwargs)
@@ -130,6 +148,96 @@ def test_grade_decides_what_a_grant_may_deliver(
     assert policy.may_unmask(grade, personal=False, sensitive=False) is False
 
 
+# ---------------------------------------------------------------- area: which rows a grant delivers
+
+# Resources by whether their rows carry an area: the hub's events, entities, readings, indicators and
+# registered people (area columns), an external resource with a declared area field — and those whose rows
+# do not: the area tree and the department directory (reference data), the audit log, an external resource
+# without an area field.
+RESOURCES: dict[str, CatalogResource] = {
+    **{b.code: CatalogResource(code=b.code, builtin=True, tags=[]) for b in BUILTIN},
+    "external, area field": CatalogResource(code="X-1", builtin=False, area_field="district", tags=[]),
+    "external, no area field": CatalogResource(code="X-2", builtin=False, area_field=None, tags=[]),
+}
+AREA_BOUND = {
+    "CH-EVENTS",
+    "CH-ENTITIES",
+    "CH-TELEMETRY",
+    "CH-INDICATORS",
+    "CH-VULNERABLE",
+    "external, area field",
+}
+# The two ways a grant delivers data; both go through ``sharing.confined_area``.
+DELIVERIES = (AccessMode.ROWS, AccessMode.AGGREGATE)
+
+
+def _expected_area(department: str, resource: str, scope: GrantScope) -> int | None:
+    if resource not in AREA_BOUND or scope is GrantScope.CITY:
+        return None
+    return {"district": DISTRICT_AREA, "street": STREET_AREA}.get(department)
+
+
+@pytest.mark.parametrize("role", list(Role))
+def test_area_matrix(role: Role) -> None:
+    """Token holder's role × the grant department's area × resource × scope × delivery: a district or street
+    department receives its own area's rows and aggregates unless the grant is city-wide; city-level
+    departments and resources without areas are never confined."""
+    combinations = itertools.product(DEPARTMENT_AREAS.items(), RESOURCES.items(), GrantScope, DELIVERIES)
+    for (department, (area_id, level)), (name, resource), scope, mode in combinations:
+        principal = Principal(1, "u", role, department_id=REQUESTER, area_id=area_id, area_level=level)
+        grant = Grant(id=1, department_id=REQUESTER, mode=mode, scope=scope, fields=[])
+        access = sharing.GrantAccess(GrantToken(id=1), grant, resource, principal)
+        expected = _expected_area(department, name, scope)
+        assert sharing.confined_area(access) == expected, (role, department, name, scope, mode)
+        assert policy.grant_area(principal, scope) == (
+            area_id if level not in (None, AreaLevel.CITY) and scope is GrantScope.AREA else None
+        )
+
+
+def test_every_resource_is_placed_in_the_area_matrix() -> None:
+    assert {b.code for b in BUILTIN} <= set(RESOURCES) and set(RESOURCES) >= AREA_BOUND
+    assert {b.code for b in BUILTIN if b.area} == AREA_BOUND & {b.code for b in BUILTIN}
+
+
+# ---------------------------------------------------------------- tags: how a request goes, k
+
+TAG_SETS: dict[str, list[str]] = {
+    "untagged": [],
+    "browsing tags only": ["城市建设", "许可"],
+    "公安": ["交通", "公安"],
+    "医疗": ["医疗"],
+    "未成年人": ["教育", "未成年人"],
+    "医疗 + 未成年人": ["医疗", "未成年人"],
+}
+# tag set → (decision for 无条件, 有条件, 不予共享; k for aggregates; the restricting tags listed)
+TAG_EXPECTED: dict[str, tuple[tuple[str, str, str], int, list[str]]] = {
+    "untagged": (("grant", "approve", "refuse"), 10, []),
+    "browsing tags only": (("grant", "approve", "refuse"), 10, []),
+    "公安": (("approve", "approve", "refuse"), 10, ["公安"]),
+    "医疗": (("approve", "approve", "refuse"), 20, ["医疗"]),
+    "未成年人": (("approve", "approve", "refuse"), 20, ["未成年人"]),
+    "医疗 + 未成年人": (("approve", "approve", "refuse"), 20, ["医疗", "未成年人"]),
+}
+
+
+@pytest.mark.parametrize("tags", sorted(TAG_SETS))
+def test_tag_matrix(tags: str) -> None:
+    """Restricting tags × sharing attribute: unconditional becomes owner-approved, 不予共享 stays refused;
+    aggregates use the highest k of the tags."""
+    decisions, k, restricting = TAG_EXPECTED[tags]
+    sharing_attributes = (SharingAttribute.UNCONDITIONAL, SharingAttribute.CONDITIONAL, SharingAttribute.NONE)
+    for attribute, decision in zip(sharing_attributes, decisions, strict=True):
+        assert policy.sharing_decision(attribute, TAG_SETS[tags]) == decision, (tags, attribute)
+    assert policy.aggregate_k(TAG_SETS[tags]) == k
+    assert sorted(policy.restricting_rules(TAG_SETS[tags])) == sorted(restricting)
+
+
+def test_restricting_tags_are_data_with_a_meaning() -> None:
+    rules = policy.restricting_rules(["公安", "医疗", "未成年人"])
+    assert set(rules) == {"公安", "医疗", "未成年人"}
+    assert all(rule.meaning and rule.approval for rule in rules.values())
+
+
 def test_masking_rule() -> None:
     assert policy.field_masked(personal=True, sensitive=False, masked_kind="name", unmasked_by_grant=False)
     assert not policy.field_masked(personal=True, sensitive=False, masked_kind="name", unmasked_by_grant=True)
@@ -161,3 +269,8 @@ def test_catalog_read_filters_are_query_filters(session: Session) -> None:
     for principal in principals:
         for column, readable in filters:
             assert session.scalars(select(column).where(readable(principal))).all() == []
+    for area_filter in (
+        policy.catalog_rows_in_area(7, area_ids=Area.id),
+        policy.catalog_rows_in_area(7, area_codes=Area.code),
+    ):
+        assert session.scalars(select(Area.id).where(area_filter)).all() == []
