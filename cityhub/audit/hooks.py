@@ -66,10 +66,16 @@ def _row(principal: Principal, action: str, obj: Any, changes: dict[str, Any]) -
         "actor": principal.username,
         "action": action,
         "object_type": obj.__tablename__,
-        "object_id": str(inspect(obj).identity[0]) if inspect(obj).identity else "?",
+        "object_id": _object_id(obj),
         "changes": changes,
         "purpose": None,
     }
+
+
+def _object_id(obj: Any) -> str:
+    """The row's primary key: known after the flush even for a new row (its identity key is set later)."""
+    key = inspect(obj).mapper.primary_key_from_instance(obj)
+    return ",".join(str(part) for part in key) if all(part is not None for part in key) else "?"
 
 
 def _collect(session: Session) -> list[dict[str, Any]]:

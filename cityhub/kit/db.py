@@ -122,9 +122,16 @@ def _one_writer_at_a_time(engine: Engine) -> None:
     event.listen(engine, "before_cursor_execute", before)
     event.listen(engine, "commit", lambda conn: release(conn.info))
     event.listen(engine, "rollback", lambda conn: release(conn.info))
-    # A connection going back to the pool ends whatever it had begun.
-    event.listen(engine.pool, "reset", lambda _dbapi, record, *_a: release(record.info))
-    event.listen(engine.pool, "invalidate", lambda _dbapi, record, *_a: release(record.info))
+
+    # A connection going back to the pool, or thrown away, ends whatever it had begun.
+    def reset(_dbapi: Any, record: Any, _state: Any) -> None:
+        release(record.info)
+
+    def invalidate(_dbapi: Any, record: Any, _exception: Any) -> None:
+        release(record.info)
+
+    event.listen(engine.pool, "reset", reset)
+    event.listen(engine.pool, "invalidate", invalidate)
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
