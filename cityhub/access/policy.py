@@ -136,11 +136,12 @@ def _in_area(principal: Principal) -> ColumnElement[bool]:
 def _department_assigned(department_id: int | None) -> ColumnElement[bool]:
     if department_id is None:
         return false()
-    # An alias, so the filter also works in queries that join the assignments themselves.
+    # An alias, so the filter also works in queries that join the assignments themselves. IN over the
+    # department's parts rather than a correlated EXISTS: the database starts from that department's
+    # assignments (an index) instead of probing them for every event.
     part = aliased(EventAssignment)
-    return exists(
-        select(part.id).where(
-            part.event_id == Event.id,
+    return Event.id.in_(
+        select(part.event_id).where(
             part.department_id == department_id,
             part.status != AssignmentStatus.WITHDRAWN,
         )
