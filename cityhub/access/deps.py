@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cityhub.access.principal import Principal
@@ -13,6 +14,7 @@ from cityhub.access.tokens import API_TOKEN_PREFIX, decode_access_token, user_fo
 from cityhub.kit.errors import Unauthorized
 from cityhub.kit.http import get_session
 from cityhub.kit.settings import Settings
+from cityhub.models.area import Area, AreaLevel
 from cityhub.models.org import User
 from cityhub.org.service import principal_for
 
@@ -41,14 +43,16 @@ def current_principal(
         raise Unauthorized("log in first: send 'Authorization: Bearer <token>'")
     token = credentials.credentials
     if token.startswith(API_TOKEN_PREFIX):
-        user = user_for_api_token(session, token)
-    else:
-        user_id = decode_access_token(app_settings(request), token)
-        found = session.get(User, user_id)
-        if found is None or not found.active:
-            raise Unauthorized("the account is disabled or no longer exists")
-        user = found
-    return principal_for(session, user)
+        return principal_for(session, user_for_api_token(session, token))
+    user_id = decode_access_token(app_settings(request), token)
+    # The user and the level of their area in one round trip: this runs on every request.
+    found = session.execute(
+        select(User, Area.level).outerjoin(Area, Area.id == User.area_id).where(User.id == user_id)
+    ).first()
+    if found is None or not found[0].active:
+        raise Unauthorized("the account is disabled or no longer exists")
+    user, level = found
+    return principal_for(session, user, AreaLevel(level) if level is not None else None)
 
 
 PrincipalDep = Annotated[Principal, Depends(current_principal)]

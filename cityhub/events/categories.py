@@ -6,8 +6,8 @@ import csv
 import io
 from collections.abc import Iterable, Sequence
 
-from sqlalchemy import or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy import literal, or_, select
+from sqlalchemy.orm import Session, aliased
 
 from cityhub.kit.errors import BadRequest, NotFound
 from cityhub.models.category import Category
@@ -83,11 +83,15 @@ def lineage(session: Session, category_id: int | None) -> list[int]:
     if category_id is None:
         return []
     if category_id not in known:
-        chain: list[int] = []
-        current: int | None = category_id
-        while current is not None:
-            chain.append(current)
-            category = session.get(Category, current)
-            current = category.parent_id if category else None
-        known[category_id] = chain
+        # One recursive query up the tree (a taxonomy is three or four levels deep).
+        up = (
+            select(Category.id, Category.parent_id, literal(0).label("depth"))
+            .where(Category.id == category_id)
+            .cte("lineage", recursive=True)
+        )
+        parent = aliased(Category)
+        up = up.union_all(
+            select(parent.id, parent.parent_id, up.c.depth + 1).where(parent.id == up.c.parent_id)
+        )
+        known[category_id] = list(session.scalars(select(up.c.id).order_by(up.c.depth))) or [category_id]
     return list(known[category_id])

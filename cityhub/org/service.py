@@ -15,9 +15,10 @@ from cityhub.models.org import Department, DepartmentKind, Role, User
 MIN_PASSWORD_LENGTH = 8
 
 
-def principal_for(session: Session, user: User) -> Principal:
-    level = None
-    if user.area_id is not None:
+def principal_for(session: Session, user: User, area_level: AreaLevel | None = None) -> Principal:
+    """The acting principal of ``user``; ``area_level`` when the caller has read it with the user."""
+    level = area_level
+    if level is None and user.area_id is not None:
         area = session.get(Area, user.area_id)
         level = AreaLevel(area.level) if area else None
     return Principal(
