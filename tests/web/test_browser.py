@@ -208,9 +208,10 @@ def test_each_role_logs_in_to_its_own_screens(page: Page, hub: Hub) -> None:
     expect(page.locator("[data-demo-user='dispatcher']")).to_be_visible()
     shot(page, "00-login")
     homes = {
-        "dispatcher": ("overview", ["overview", "dispatch", "alerts", "events"]),
-        "handler_chengguan": ("inbox", ["inbox", "overview", "events"]),
-        "supervisor": ("supervise", ["supervise", "overview", "alerts", "events", "audit"]),
+        "dispatcher": ("overview", ["overview", "dispatch", "alerts", "events", "catalog"]),
+        "handler_chengguan": ("inbox", ["inbox", "overview", "events", "catalog"]),
+        "supervisor": ("supervise", ["supervise", "overview", "alerts", "events", "audit", "catalog"]),
+        "steward": ("catalog", ["catalog", "overview", "events", "audit"]),
         "citizen": ("report", ["report"]),
     }
     for username, (home, nav) in homes.items():
@@ -432,3 +433,76 @@ def test_an_alert_is_acknowledged(page: Page, hub: Hub) -> None:
     expect(page.locator(f"tr[data-alert-id='{alert_id}']")).to_have_count(0)  # no longer waiting
     page.select_option("#al-status", "acknowledged")
     expect(page.locator(f"tr[data-alert-id='{alert_id}']")).to_be_visible()
+
+
+def test_the_steward_browses_the_catalog_and_approves_a_request(page: Page, hub: Hub) -> None:
+    # A request waiting for the data bureau (the steward's department): the city's urban management bureau
+    # asks for the legal-person base library, as the catalog tests do through the API.
+    purpose = f"城管执法：核验门前三包责任单位信息 {uuid.uuid4().hex[:6]}"
+    asked = api(
+        hub,
+        "handler_chengguan",
+        "POST",
+        "/api/v1/catalog/requests",
+        {
+            "resource": "DSJ-FRK",
+            "fields": ["uscc", "name", "district"],
+            "purpose": purpose,
+            "legal_basis": "《青岛市市容和环境卫生管理条例》",
+            "period_days": 90,
+            "mode": "rows",
+        },
+    )
+    assert asked["status"] == "pending"
+    resources = api(hub, "steward", "GET", "/api/v1/catalog/resources?builtin=true&limit=500")
+    assert resources and all(r["builtin"] for r in resources)
+
+    login(page, hub, "steward")  # the catalog is the steward's home
+    expect(page).to_have_url(f"{hub.url}/catalog")
+    expect(page.locator("header nav a[data-nav='catalog']")).to_have_attribute("aria-current", "page")
+    for r in resources:  # the hub's own resources, each with its grade
+        row = page.locator(f"table.catalog tr[data-resource='{r['code']}']")
+        expect(row).to_be_visible()
+        expect(row.locator(".badge.grade")).to_have_attribute("data-grade", r["grade"])
+    events = page.locator("table.catalog tr[data-resource='CH-EVENTS']")
+    expect(events.locator(".badge.builtin")).to_be_visible()
+
+    # Filters: by grade, then a search; back to everything.
+    page.select_option("#cat-grade", "general_3")
+    expect(page.locator("table.catalog tbody tr").first).to_be_visible()
+    grades = page.locator("table.catalog .badge.grade").evaluate_all("els => els.map(e => e.dataset.grade)")
+    assert grades and set(grades) == {"general_3"}
+    page.select_option("#cat-grade", "")
+    page.fill("#cat-q", "法人")
+    expect(page.locator("table.catalog tr[data-resource='DSJ-FRK']")).to_be_visible()
+    expect(page.locator("table.catalog tr[data-resource='CH-EVENTS']")).to_have_count(0)
+    page.fill("#cat-q", "")
+    expect(page.locator("table.catalog tr[data-resource='CH-EVENTS']")).to_be_visible()
+
+    # One resource, opened from the keyboard: fields with personal information marked, quality, access log.
+    button = page.locator("table.catalog tr[data-resource='DSJ-FRK'] button")
+    button.focus()
+    page.keyboard.press("Enter")
+    detail = page.locator(".catalog-detail article[data-resource='DSJ-FRK']")
+    expect(detail.locator("h2")).to_have_text("法人基础信息库")
+    expect(detail.locator("tr[data-field='legal_rep_id'] .badge.pi")).to_be_visible()
+    expect(detail.locator("tr[data-field='uscc'] .badge.pi")).to_have_count(0)
+    expect(detail.locator("[data-table='dimensions'] tr[data-dimension='completeness']")).to_be_visible()
+    expect(detail.locator("[data-panel='quality'] canvas")).to_be_visible()
+    expect(detail.locator("[data-panel='access-log']")).not_to_contain_text("仅向资源提供部门展示")
+
+    # The request waits for the steward: approve it city-wide.
+    item = page.locator(f"li.request[data-request-id='{asked['id']}']")
+    expect(item).to_contain_text(purpose)
+    item.locator("input[type='radio'][value='city']").check()
+    detail.locator("[data-panel='quality']").scroll_into_view_if_needed()
+    shot(page, "14-catalog")
+    item.locator("[data-do='reject']").click()  # a rejection without a reason is stopped in the page
+    expect(item.locator(".form-status")).to_contain_text("驳回须填写原因")
+    item.locator("[data-do='approve']").click()
+    expect(page.locator(".toast").first).to_contain_text("已同意")
+    expect(page.locator(f"li.request[data-request-id='{asked['id']}']")).to_have_count(0)
+    decided = api(hub, "steward", "GET", f"/api/v1/catalog/requests/{asked['id']}")
+    assert decided["status"] == "approved" and decided["grant_id"] is not None
+    grant = api(hub, "steward", "GET", f"/api/v1/catalog/grants/{decided['grant_id']}")
+    assert grant["scope"] == "city" and grant["department"] == asked["department"]

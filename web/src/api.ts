@@ -329,3 +329,112 @@ export const events = {
   act: (id: number, path: string, body: unknown) =>
     api<EventOut>(`/api/v1/events/${id}/${path}`, { method: "POST", body }),
 };
+
+// ---------------------------------------------------------------- the data catalog (一本账)
+
+export interface CatalogSummary {
+  id: number;
+  code: string;
+  name: string;
+  department_id: number;
+  department: string;
+  grade: string;
+  grade_label: string;
+  sharing: string;
+  sharing_label: string;
+  open_attribute: string;
+  open_label: string;
+  update_cycle: string;
+  tags: string[];
+  restricting_tags: string[];
+  builtin: boolean;
+  holds_sensitive_personal_information: boolean;
+  quality_score: number | null;
+}
+
+export interface CatalogField {
+  name: string;
+  title: string;
+  type: string;
+  description: string;
+  personal: boolean;
+  sensitivity: string;
+  mask: string;
+  role: string;
+}
+
+export interface CatalogResource extends CatalogSummary {
+  description: string;
+  source_system: string;
+  format: string;
+  sharing_conditions: string;
+  open_conditions: string;
+  area_bound: boolean;
+  fields: CatalogField[];
+  has_data: boolean;
+  sample_rows: number;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface QualityRun {
+  id: number;
+  resource: string;
+  started_at: string;
+  finished_at: string;
+  trigger: string;
+  rows: number;
+  scores: Record<string, number>;
+  overall: number | null;
+  passed: boolean;
+  results: { dimension: string; check: string; checked: number; failed: number; score: number | null; passed: boolean; message: string }[];
+}
+
+export interface ShareRequest {
+  id: number;
+  resource: string;
+  resource_name: string;
+  owner_department_id: number;
+  department_id: number;
+  department: string;
+  mode: string;
+  fields: string[];
+  purpose: string;
+  legal_basis: string;
+  period_days: number;
+  status: string;
+  created_at: string;
+  decided_by: string | null;
+  decided_at: string | null;
+  decision_reason: string | null;
+  grant_id: number | null;
+}
+
+export interface AccessLogEntry {
+  id: number;
+  at: string;
+  grant_id: number;
+  resource: string;
+  department_id: number;
+  actor: string;
+  mode: string;
+  fields: string[];
+  row_count: number;
+  purpose: string;
+  outcome: string;
+  detail: string | null;
+}
+
+export const catalog = {
+  resources: (query: Query) => api<CatalogSummary[]>("/api/v1/catalog/resources", { query }),
+  resource: (code: string) => api<CatalogResource>(`/api/v1/catalog/resources/${encodeURIComponent(code)}`),
+  qualityRuns: (code: string, limit = 10) =>
+    api<QualityRun[]>(`/api/v1/catalog/resources/${encodeURIComponent(code)}/quality-runs`, { query: { limit } }),
+  requests: (query: Query) => api<ShareRequest[]>("/api/v1/catalog/requests", { query }),
+  approve: (id: number, body: { scope: "area" | "city"; reason?: string }) =>
+    api<{ id: number; scope: string }>(`/api/v1/catalog/requests/${id}/approve`, { method: "POST", body }),
+  reject: (id: number, reason: string) =>
+    api<ShareRequest>(`/api/v1/catalog/requests/${id}/reject`, { method: "POST", body: { reason } }),
+  accessLog: (resource: string, limit = 50) =>
+    api<AccessLogEntry[]>("/api/v1/catalog/access-log", { query: { resource, limit } }),
+};

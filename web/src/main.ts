@@ -10,6 +10,7 @@ import { navigate, onRoute, render, route, type Cleanup, type View } from "./rou
 import { navFor, PATHS, session } from "./session";
 import { alertsView } from "./views/alerts";
 import { auditView } from "./views/audit";
+import { catalogView } from "./views/catalog";
 import { dispatcherView } from "./views/dispatcher";
 import { eventDetailView } from "./views/event";
 import { eventsView } from "./views/events";
@@ -34,6 +35,7 @@ route(/^\/events$/, eventsView);
 route(/^\/events\/(\d+)$/, eventDetailView);
 route(/^\/audit$/, auditView);
 route(/^\/report$/, reportView);
+route(/^\/catalog$/, catalogView);
 
 onRoute((view, params) => void show(view, params));
 onLangChange(() => current && void show(current.view, current.params));

@@ -13,17 +13,19 @@ export const PATHS: Record<string, string> = {
   events: "/events",
   audit: "/audit",
   report: "/report",
+  catalog: "/catalog",
 };
 
 // The screens of each role, the first being its home. The API decides what each may see and do; this
-// only decides which screens are worth offering.
+// only decides which screens are worth offering. The catalog (数据目录) goes to the roles that
+// cityhub/access/policy.py lets read it (catalog.read); citizens see only open data, through no screen yet.
 export const NAV: Record<string, string[]> = {
-  admin: ["overview", "dispatch", "supervise", "alerts", "events", "audit"],
-  dispatcher: ["overview", "dispatch", "alerts", "events"],
-  handler: ["inbox", "overview", "events"],
-  supervisor: ["supervise", "overview", "alerts", "events", "audit"],
-  grid_worker: ["overview", "events", "report"],
-  data_steward: ["overview", "events", "audit"],
+  admin: ["overview", "dispatch", "supervise", "alerts", "events", "audit", "catalog"],
+  dispatcher: ["overview", "dispatch", "alerts", "events", "catalog"],
+  handler: ["inbox", "overview", "events", "catalog"],
+  supervisor: ["supervise", "overview", "alerts", "events", "audit", "catalog"],
+  grid_worker: ["overview", "events", "report", "catalog"],
+  data_steward: ["catalog", "overview", "events", "audit"],
   citizen: ["report"],
 };
 
