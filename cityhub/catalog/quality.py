@@ -456,6 +456,16 @@ def is_due(resource: CatalogResource, last: QualityRun | None, now: datetime) ->
     return now - last.started_at >= interval(resource)
 
 
+def recheck_empty(session: Session) -> int:
+    """Run again, now, the checks whose latest run found no rows (a bulk load has filled the hub's tables)."""
+    resources = list(session.scalars(select(CatalogResource).order_by(CatalogResource.id)))
+    last = service.latest_runs(session, [r.id for r in resources])
+    empty = [r for r in resources if r.quality_checks and (run := last.get(r.id)) and run.rows == 0]
+    for resource in empty:
+        run_resource(session, resource, trigger="refill")
+    return len(empty)
+
+
 def scheduled_run(session: Session) -> int:
     """The scheduler's job: register the hub's own data, then run the checks that are due."""
     service.ensure_builtin(session)

@@ -30,6 +30,7 @@ def prepare(
 ) -> list[tuple[str, str]]:
     """Seed the city once (with a week of history and a dispatch model trained on it), then give every
     demo user this run's password."""
+    from cityhub.catalog import quality
     from cityhub.dispatch.service import HubDispatchPolicy
     from cityhub.sim import seed, stream
 
@@ -46,6 +47,8 @@ def prepare(
         stream.backfill(factory, days=backfill_days, dispatch_policy=HubDispatchPolicy(settings))
         typer.echo(f"generated {backfill_days} days of history in {time.monotonic() - started:.1f} s")
         _train_dispatch_model(factory, settings)
+        with unit_of_work(factory) as session:  # the catalog's first checks ran before there were events
+            quality.recheck_empty(session)
     with unit_of_work(factory) as session:
         users = list(
             session.scalars(select(User).where(User.username.in_(seed.DEMO_USERNAMES)).order_by(User.id))

@@ -15,6 +15,8 @@ from sqlalchemy.orm import Session
 from cityhub.access.principal import SYSTEM
 from cityhub.catalog import quality, service
 from cityhub.catalog.demo import citizen_id, credit_code
+from cityhub.events import service as events
+from cityhub.events.schemas import EventIn
 from cityhub.kit import bus as bus_module
 from cityhub.kit.timeutil import clock
 from cityhub.models.catalog import CatalogResource, QualityAlert, QualityRun
@@ -139,6 +141,21 @@ def test_checks_run_against_the_hubs_own_tables(session: Session) -> None:
     # No events yet: nothing is late-checked as fine, the timeliness check fails.
     events = quality.run(session, SYSTEM, "CH-EVENTS")
     assert events.rows == 0 and _result(events, "timeliness")["passed"] is False
+
+
+def test_checks_that_found_no_rows_run_again_once_the_table_is_filled(session: Session) -> None:
+    build_city(session)
+    service.ensure_builtin(session)
+    assert quality.run(session, SYSTEM, "CH-EVENTS").rows == 0
+    areas_runs = len(session.scalars(select(QualityRun)).all())
+    road = "城乡建设/市政设施/道路破损"
+    report = EventIn(title="路面破损", category=road, location={"lon": 120.305, "lat": 36.005})
+    events.create(session, SYSTEM, report, events.DispatchPolicy())
+    assert quality.recheck_empty(session) == 1  # CH-EVENTS only: the others found rows
+    latest = session.scalars(select(QualityRun).order_by(QualityRun.id.desc())).first()
+    assert latest is not None and latest.rows == 1 and latest.trigger == "refill"
+    assert len(session.scalars(select(QualityRun)).all()) == areas_runs + 1
+    assert quality.recheck_empty(session) == 0
 
 
 def test_the_schedule_runs_what_is_due(session: Session) -> None:
