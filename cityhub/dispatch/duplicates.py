@@ -42,7 +42,7 @@ from cityhub.access import policy
 from cityhub.access.principal import SYSTEM, Principal
 from cityhub.audit.hooks import acting, bind_principal
 from cityhub.kit.errors import NotFound
-from cityhub.kit.timeutil import clock, ensure_aware
+from cityhub.kit.timeutil import clock
 from cityhub.models.category import Category
 from cityhub.models.dispatch import CandidateStatus, DuplicateCandidate
 from cityhub.models.event import Event, EventStatus
@@ -432,7 +432,7 @@ def _reports(session: Session, events: Sequence[_EventLike], known: dict[int, in
             id=e.id,
             number=e.number,
             text=report_text(e.title, e.description),
-            created_at=ensure_aware(e.created_at),
+            created_at=e.created_at,
             title=e.title,
             lon=e.lon,
             lat=e.lat,

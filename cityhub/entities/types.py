@@ -132,6 +132,11 @@ def register(code: str, spec: dict[str, Any]) -> EntityType:
     return entity_type
 
 
+def personal_types() -> list[str]:
+    """The codes of the types whose entities are people (PIPL personal information), sorted."""
+    return sorted(code for code, spec in catalogue().types.items() if spec.personal)
+
+
 def get(code: str) -> EntityType | None:
     return catalogue().types.get(code)
 

@@ -164,7 +164,7 @@ def _audit_personal_read(session: Session, principal: Principal, entity: Entity,
     people = session.scalars(
         select(Entity.code)
         .join(EntityRelation, EntityRelation.target_id == Entity.id)
-        .where(EntityRelation.source_id == entity.id, Entity.type.in_(_personal_types()))
+        .where(EntityRelation.source_id == entity.id, Entity.type.in_(entity_types.personal_types()))
         .order_by(Entity.code)
     ).all()
     record(
@@ -183,10 +183,6 @@ def _audit_personal_read(session: Session, principal: Principal, entity: Entity,
         },
         purpose="关爱探视 (care for the registered person the meter serves)",
     )
-
-
-def _personal_types() -> list[str]:
-    return sorted(code for code, spec in entity_types.catalogue().types.items() if spec.personal)
 
 
 # ---------------------------------------------------------------- dead letters

@@ -275,13 +275,10 @@ def sensor_map(
 
 
 def _area_count(area: Any, counts: Counter[str]) -> SensorAreaCount:
-    center = None
-    if area.center_lon is not None and area.center_lat is not None:
-        center = (area.center_lon, area.center_lat)
     return SensorAreaCount(
         code=area.code,
         name=area.name,
-        center=center,
+        center=maps.centre(area),
         total=sum(counts.values()),
         by_health={h: counts[h] for h in HEALTH_CODES},
     )

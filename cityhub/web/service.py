@@ -146,6 +146,13 @@ def _brief(area: Area) -> AreaBrief:
     return AreaBrief(code=area.code, name=area.name, level=area.level)
 
 
+def centre(area: Area) -> tuple[float, float] | None:
+    """Where a map puts an area's label and count: its stored centre, if it has one."""
+    if area.center_lon is None or area.center_lat is None:
+        return None
+    return (area.center_lon, area.center_lat)
+
+
 # ---------------------------------------------------------------- the map
 
 
@@ -251,13 +258,10 @@ def _area_count(area: Area, rows: Sequence[tuple[Any, ...]]) -> AreaCount:
         by_status[str(status)] += n
         by_urgency[str(urgency)] += n
         deadlines[str(deadline_state)] += n
-    center = None
-    if area.center_lon is not None and area.center_lat is not None:
-        center = (area.center_lon, area.center_lat)
     return AreaCount(
         code=area.code,
         name=area.name,
-        center=center,
+        center=centre(area),
         open=sum(by_status.values()),
         overdue=deadlines[DeadlineState.OVERDUE],
         near=deadlines[DeadlineState.NEAR],
