@@ -126,11 +126,37 @@ _AREA_COLUMN = {
 }
 
 
-def _in_area(principal: Principal) -> ColumnElement[bool]:
+@dataclass(frozen=True)
+class AreaScope:
+    """An area and everything in it; ``level`` None: the whole city."""
+
+    level: AreaLevel | None = None
+    area_id: int | None = None
+
+
+def _area_scope(principal: Principal) -> AreaScope:
     if principal.area_id is None or principal.area_level in (None, AreaLevel.CITY):
-        return true()
-    assert principal.area_level is not None
-    return _AREA_COLUMN[principal.area_level] == principal.area_id
+        return AreaScope()
+    return AreaScope(principal.area_level, principal.area_id)
+
+
+def _events_in(scope: AreaScope) -> ColumnElement[bool]:
+    return true() if scope.level is None else _AREA_COLUMN[scope.level] == scope.area_id
+
+
+def _in_area(principal: Principal) -> ColumnElement[bool]:
+    return _events_in(_area_scope(principal))
+
+
+def readable_event_area(principal: Principal) -> AreaScope | None:
+    """When what a principal may read of the events is exactly an area, that area (for pre-aggregates kept
+    by area, such as the evaluation rollup); None when it is something else (a department's events, own
+    reports). Consistent with ``readable_events``, which is built on it."""
+    if principal.role in (A, DS):
+        return AreaScope()
+    if principal.role in (D, S):
+        return _area_scope(principal)
+    return None
 
 
 def _department_assigned(department_id: int | None) -> ColumnElement[bool]:
@@ -151,10 +177,9 @@ def _department_assigned(department_id: int | None) -> ColumnElement[bool]:
 def readable_events(principal: Principal) -> ColumnElement[bool]:
     """The WHERE clause of every event read: what this principal may see at all."""
     role = principal.role
-    if role in (A, DS):
-        return true()
-    if role in (D, S):
-        return _in_area(principal)
+    area = readable_event_area(principal)
+    if area is not None:
+        return _events_in(area)
     if role is H:
         return _department_assigned(principal.department_id)
     if role is G:
@@ -537,9 +562,9 @@ _ENTITY_AREA_COLUMN = {
 
 
 def _personal_entity_types() -> list[str]:
-    from cityhub.entities.types import catalogue
+    from cityhub.entities.types import personal_types
 
-    return sorted(code for code, spec in catalogue().types.items() if spec.personal)
+    return personal_types()
 
 
 def _entity_in_area(principal: Principal) -> ColumnElement[bool]:

@@ -9,8 +9,8 @@ category — for the whole days and months of the period that are not marked dir
 for the partial days at the period's edges and for the dirty days. Database triggers mark a day dirty
 in the transaction that changes one of its parts (or an event it belongs to); ``refresh``, a scheduler
 job, recomputes the dirty days from the live tables. A principal sees the rollup only when
-``policy.readable_events`` is a filter the rollup can apply exactly (everything, a district, a
-street); anyone else gets the live query over the whole period, their subset.
+``policy.readable_event_area`` says their events are exactly an area the rollup keeps (the city, a
+district, a street); anyone else gets the live query over the whole period, their subset.
 """
 
 from __future__ import annotations
@@ -39,12 +39,11 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.orm import Session
-from sqlalchemy.sql import operators
-from sqlalchemy.sql.elements import BinaryExpression, BindParameter, ColumnElement, True_
+from sqlalchemy.sql.elements import ColumnElement
 
 from cityhub.access import policy
 from cityhub.access.principal import Principal
-from cityhub.models.area import Area
+from cityhub.models.area import Area, AreaLevel
 from cityhub.models.category import Category
 from cityhub.models.event import (
     AssignmentRole,
@@ -114,7 +113,7 @@ def report(
     """The report over the parts assigned in [since, until); ``use_rollup=False`` reads only the live tables
     (the same figures, slower: for checking the rollup)."""
     readable = policy.readable_events(principal)
-    scope = _rollup_scope(readable) if use_rollup else None
+    scope = _rollup_scope(principal) if use_rollup else None
     if scope is None:
         sums = _live_sums(session, readable, group_by, [(since, until)])
     else:
@@ -207,23 +206,16 @@ def _live_sums(
 # ---------------------------------------------------------------- the sums, from the rollup
 
 
-def _rollup_scope(readable: ColumnElement[bool]) -> list[ColumnElement[bool]] | None:
-    """The policy's read filter as a filter on the rollup, or None where the rollup cannot express it
+def _rollup_scope(principal: Principal) -> list[ColumnElement[bool]] | None:
+    """What the principal may read as a filter on the rollup, or None where the rollup cannot express it
     exactly (a department's events, a community, a grid, own reports: the live query for those)."""
-    if isinstance(readable, True_):
+    area = policy.readable_event_area(principal)
+    if area is None:
+        return None
+    if area.level is None:
         return []
-    if (
-        isinstance(readable, BinaryExpression)
-        and readable.operator is operators.eq
-        and isinstance(readable.right, BindParameter)
-        and readable.right.value is not None
-        and getattr(readable.left, "table", None) is Event.__table__
-    ):
-        target = {"district_id": EvaluationRollup.district_id, "street_id": EvaluationRollup.street_id}
-        column = target.get(getattr(readable.left, "key", ""))
-        if column is not None:
-            return [column == readable.right.value]
-    return None
+    column = {AreaLevel.DISTRICT: EvaluationRollup.district_id, AreaLevel.STREET: EvaluationRollup.street_id}
+    return [column[area.level] == area.area_id] if area.level in column else None
 
 
 @dataclass
