@@ -469,6 +469,8 @@ def test_the_steward_browses_the_catalog_and_approves_a_request(page: Page, hub:
 
     # Filters: by grade, then a search; back to everything.
     page.select_option("#cat-grade", "general_3")
+    # The list reloads after the choice: wait until no other grade is left, then read it.
+    expect(page.locator("table.catalog .badge.grade:not([data-grade='general_3'])")).to_have_count(0)
     expect(page.locator("table.catalog tbody tr").first).to_be_visible()
     grades = page.locator("table.catalog .badge.grade").evaluate_all("els => els.map(e => e.dataset.grade)")
     assert grades and set(grades) == {"general_3"}
