@@ -35,7 +35,7 @@ from typing import Any, Protocol
 import numpy as np
 from scipy import sparse
 from sklearn.feature_extraction.text import HashingVectorizer
-from sqlalchemy import func, select
+from sqlalchemy import Select, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from cityhub.access import policy
@@ -417,16 +417,17 @@ class _EventLike(Protocol):
     street_id: int | None
 
 
+_PATHS = select(Category.id, Category.path).where(Category.id.in_(bindparam("ids", expanding=True)))
+
+
 def _reports(session: Session, events: Sequence[_EventLike], known: dict[int, int | None]) -> list[Report]:
     """Events as reports; ``known`` gives a category where the event does not hold it yet (intake)."""
 
     def category_of(e: _EventLike) -> int | None:
         return known.get(e.id) or e.category_id or e.suggested_category_id
 
-    category_ids = {category_of(e) for e in events} - {None}
-    paths = dict(
-        session.execute(select(Category.id, Category.path).where(Category.id.in_(category_ids))).all()
-    )
+    category_ids = sorted({c for e in events if (c := category_of(e)) is not None})
+    paths = dict(session.execute(_PATHS, {"ids": category_ids}).all()) if category_ids else {}
     return [
         Report(
             id=e.id,
@@ -445,25 +446,47 @@ def _reports(session: Session, events: Sequence[_EventLike], known: dict[int, in
     ]
 
 
+def _nearby_statement(*, box: bool) -> Select[*tuple[Any, ...]]:
+    where = [
+        Event.id != bindparam("event_id"),
+        Event.status.in_(TARGET_STATUSES),
+        Event.created_at >= bindparam("since"),
+        Event.created_at <= bindparam("until"),
+    ]
+    if box:
+        where += [Event.lat.between(bindparam("lat_min"), bindparam("lat_max"))]
+        where += [Event.lon.between(bindparam("lon_min"), bindparam("lon_max"))]
+    else:
+        where.append(Event.district_id == bindparam("district_id"))
+    newest_first = (Event.created_at.desc(), Event.id.desc())
+    return select(*_COLUMNS).where(*where).order_by(*newest_first).limit(bindparam("scanned"))
+
+
+# Built once: they run on every intake, and building a statement costs more than SQLite takes to run it.
+_NEAR_POINT = _nearby_statement(box=True)
+_IN_DISTRICT = _nearby_statement(box=False)
+
+
 def _nearby(session: Session, event: Event, rules: Rules) -> Sequence[_EventLike]:
     """Open events of the window around the event: in a box around its point, or in its district."""
-    where = [
-        Event.id != event.id,
-        Event.status.in_(TARGET_STATUSES),
-        Event.created_at >= event.created_at - rules.window,
-        Event.created_at <= event.created_at,
-    ]
+    params: dict[str, Any] = {
+        "event_id": event.id,
+        "since": event.created_at - rules.window,
+        "until": event.created_at,
+        "scanned": rules.max_scanned,
+    }
     if event.lon is not None and event.lat is not None:
         dlat = rules.search_radius_m / 111_320
         dlon = dlat / max(math.cos(math.radians(event.lat)), 0.01)
-        where += [Event.lat.between(event.lat - dlat, event.lat + dlat)]
-        where += [Event.lon.between(event.lon - dlon, event.lon + dlon)]
+        params |= {"lat_min": event.lat - dlat, "lat_max": event.lat + dlat}
+        params |= {"lon_min": event.lon - dlon, "lon_max": event.lon + dlon}
+        statement = _NEAR_POINT
     elif event.district_id is not None:
-        where.append(Event.district_id == event.district_id)
+        params["district_id"] = event.district_id
+        statement = _IN_DISTRICT
     else:
         return []
-    stmt = select(*_COLUMNS).where(*where).order_by(Event.created_at.desc(), Event.id.desc())
-    rows: Sequence[Any] = session.execute(stmt.limit(rules.max_scanned)).all()
+    rows: Sequence[Any] = session.execute(statement, params).all()
     return rows
 
 

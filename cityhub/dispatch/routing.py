@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import or_, select
+from sqlalchemy import bindparam, or_, select
 from sqlalchemy.orm import Session
 
 from cityhub.events.categories import lineage
@@ -21,15 +21,20 @@ class Route:
     rule_id: int
 
 
+# Built once: intake routes every report (statement building costs more than running it).
+_CANDIDATES = select(RoutingRule).where(
+    or_(
+        RoutingRule.category_id.is_(None),
+        RoutingRule.category_id.in_(bindparam("categories", expanding=True)),
+    ),
+    or_(RoutingRule.area_id.is_(None), RoutingRule.area_id.in_(bindparam("areas", expanding=True))),
+)
+
+
 def find_route(session: Session, category_id: int | None, area_ids: list[int]) -> Route | None:
     """``area_ids`` are the event's areas, deepest first; a rule's ``None`` matches any category or area."""
     categories = lineage(session, category_id)
-    rules = session.scalars(
-        select(RoutingRule).where(
-            or_(RoutingRule.category_id.is_(None), RoutingRule.category_id.in_(categories)),
-            or_(RoutingRule.area_id.is_(None), RoutingRule.area_id.in_(area_ids)),
-        )
-    ).all()
+    rules = session.scalars(_CANDIDATES, {"categories": categories, "areas": area_ids}).all()
     if not rules:
         return None
 

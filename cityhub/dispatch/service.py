@@ -93,8 +93,11 @@ class ModelStore:
         return model
 
 
+_ACTIVE = select(DispatchModel).where(DispatchModel.active.is_(True)).limit(1)  # every intake asks
+
+
 def active_model(session: Session) -> DispatchModel | None:
-    return session.scalar(select(DispatchModel).where(DispatchModel.active.is_(True)).limit(1))
+    return session.scalar(_ACTIVE)
 
 
 def review_threshold(row: DispatchModel) -> float:

@@ -6,7 +6,7 @@ import csv
 import io
 from collections.abc import Iterable, Sequence
 
-from sqlalchemy import literal, or_, select
+from sqlalchemy import Select, bindparam, literal, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from cityhub.kit.errors import BadRequest, NotFound
@@ -57,16 +57,39 @@ def import_csv(session: Session, text: str) -> int:
     return import_rows(session, rows)
 
 
+# Intake looks a category up and walks its lineage on every report: the statements are built once here
+# (building a statement, a recursive one above all, costs more than SQLite takes to run it).
+_BY_REF = (
+    select(Category)
+    .where(
+        or_(
+            Category.code == bindparam("ref"),
+            Category.path == bindparam("ref"),
+            Category.name == bindparam("ref"),
+        )
+    )
+    .limit(2)
+)
+
+
+def _lineage_statement() -> Select[int]:
+    up = (
+        select(Category.id, Category.parent_id, literal(0).label("depth"))
+        .where(Category.id == bindparam("category_id"))
+        .cte("lineage", recursive=True)
+    )
+    parent = aliased(Category)
+    up = up.union_all(select(parent.id, parent.parent_id, up.c.depth + 1).where(parent.id == up.c.parent_id))
+    return select(up.c.id).order_by(up.c.depth)
+
+
+_LINEAGE = _lineage_statement()
+
+
 def find(session: Session, ref: str) -> Category:
     """A category by code (01.02.03), full path (城乡建设/安全生产/安全隐患) or unique name."""
     ref = ref.strip()
-    matches = list(
-        session.scalars(
-            select(Category)
-            .where(or_(Category.code == ref, Category.path == ref, Category.name == ref))
-            .limit(2)
-        )
-    )
+    matches = list(session.scalars(_BY_REF, {"ref": ref}))
     if len(matches) == 1:
         return matches[0]
     if len(matches) > 1:
@@ -84,14 +107,6 @@ def lineage(session: Session, category_id: int | None) -> list[int]:
         return []
     if category_id not in known:
         # One recursive query up the tree (a taxonomy is three or four levels deep).
-        up = (
-            select(Category.id, Category.parent_id, literal(0).label("depth"))
-            .where(Category.id == category_id)
-            .cte("lineage", recursive=True)
-        )
-        parent = aliased(Category)
-        up = up.union_all(
-            select(parent.id, parent.parent_id, up.c.depth + 1).where(parent.id == up.c.parent_id)
-        )
-        known[category_id] = list(session.scalars(select(up.c.id).order_by(up.c.depth))) or [category_id]
+        found = list(session.scalars(_LINEAGE, {"category_id": category_id}))
+        known[category_id] = found or [category_id]
     return list(known[category_id])

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
 
-from sqlalchemy import or_, select
+from sqlalchemy import bindparam, or_, select
 from sqlalchemy.orm import Session
 
 from cityhub.events.calendar import Deadline, WorkCalendar
@@ -46,15 +46,17 @@ def parse_deadline(text: str) -> Deadline:
         raise Unprocessable(str(exc)) from exc
 
 
+# Built once: every dispatch looks its SLA up.
+_CANDIDATES = select(SlaPolicy).where(
+    or_(SlaPolicy.category_id.is_(None), SlaPolicy.category_id.in_(bindparam("categories", expanding=True))),
+    or_(SlaPolicy.urgency.is_(None), SlaPolicy.urgency == bindparam("urgency")),
+)
+
+
 def find_sla(session: Session, category_id: int | None, urgency: Urgency) -> Sla:
     """The most specific SLA: category (deepest first) beats urgency beats the catch-all."""
     categories = lineage(session, category_id)
-    rows = session.scalars(
-        select(SlaPolicy).where(
-            or_(SlaPolicy.category_id.is_(None), SlaPolicy.category_id.in_(categories)),
-            or_(SlaPolicy.urgency.is_(None), SlaPolicy.urgency == urgency.value),
-        )
-    ).all()
+    rows = session.scalars(_CANDIDATES, {"categories": categories, "urgency": urgency.value}).all()
     if not rows:
         return Sla(Deadline.parse(DEFAULT_SLA[0]), Deadline.parse(DEFAULT_SLA[1]))
 

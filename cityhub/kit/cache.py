@@ -10,11 +10,12 @@ once and another process sees them from its next request. Changes that keep coun
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Callable, Sequence
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
-from sqlalchemy import event, func, select
+from sqlalchemy import Select, event, func, select
 from sqlalchemy.orm import Session, UOWTransaction
 
 from cityhub.kit.db import Base
@@ -54,16 +55,22 @@ class PerDatabase(Generic[T]):
 def generation(session: Session, tables: Sequence[type[Base]]) -> Generation:
     """Row count and highest id of each table, remembered by the session until it writes to them."""
     memo: dict[type[Base], Generation] = session.info.setdefault(_MEMO, {})
-    unknown = [table for table in tables if table not in memo]
+    unknown = tuple(table for table in tables if table not in memo)
     if unknown:  # one round trip for all of them
-        columns = []
-        for table in unknown:
-            columns += [select(func.count()).select_from(table).scalar_subquery()]
-            columns += [select(func.max(table.id)).scalar_subquery()]  # type: ignore[attr-defined]
-        values = session.execute(select(*columns)).one()
+        values = session.execute(_counting(unknown)).one()
         for i, table in enumerate(unknown):
             memo[table] = (int(values[2 * i] or 0), int(values[2 * i + 1] or 0))
     return tuple(part for table in tables for part in memo[table])
+
+
+@functools.cache
+def _counting(tables: tuple[type[Base], ...]) -> Select[*tuple[Any, ...]]:
+    """The count and highest id of each table in one statement, built once per set of tables."""
+    columns = []
+    for table in tables:
+        columns += [select(func.count()).select_from(table).scalar_subquery()]
+        columns += [select(func.max(table.id)).scalar_subquery()]  # type: ignore[attr-defined]
+    return select(*columns)
 
 
 @event.listens_for(Session, "after_flush")
