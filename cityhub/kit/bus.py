@@ -1,8 +1,10 @@
 """The hub's message bus interface and its in-process implementation.
 
 Domains publish facts ("readings stored", "alert raised", "event changed") and others subscribe, so no
-domain calls into another's internals. The embedded runtime uses ``InProcessBus``; a NATS JetStream
-implementation of the same interface is the scale-out path (never a home-made queue).
+domain calls into another's internals. ``bus`` (an ``InProcessBus``) is every process's local fan-out; when
+the hub runs as several processes, ``cityhub.kit.natsbus.NatsBridge`` relays its publications to NATS and
+delivers the other processes' messages to its subscribers (decision 0011), so code that imported ``bus``
+keeps working unchanged.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Any, Protocol
 log = logging.getLogger(__name__)
 
 Handler = Callable[[str, Any], None]
+Relay = Callable[[str, Any], None]
 
 
 class Bus(Protocol):
@@ -28,13 +31,26 @@ class InProcessBus:
     """Synchronous fan-out in the publisher's thread; a failing subscriber is logged, not propagated.
 
     ``topic`` matching is exact, or a prefix when the subscription ends with ``.*`` (``events.*``).
+    A relay (at most one: the NATS bridge) also gets every publication, after the local subscribers;
+    ``deliver`` is the way in for messages that come from elsewhere and must not be relayed again.
     """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._handlers: dict[str, list[Handler]] = defaultdict(list)
+        self._relay: Relay | None = None
 
     def publish(self, topic: str, payload: Any) -> None:
+        self.deliver(topic, payload)
+        relay = self._relay
+        if relay is not None:
+            try:
+                relay(topic, payload)
+            except Exception:
+                log.exception("relaying %s to the other processes failed", topic)
+
+    def deliver(self, topic: str, payload: Any) -> int:
+        """Hand a message to this process's subscribers only; returns how many there were."""
         with self._lock:
             handlers = [h for pattern, hs in self._handlers.items() if _matches(pattern, topic) for h in hs]
         for handler in handlers:
@@ -42,6 +58,21 @@ class InProcessBus:
                 handler(topic, payload)
             except Exception:
                 log.exception("subscriber of %s failed", topic)
+        return len(handlers)
+
+    def attach(self, relay: Relay) -> Callable[[], None]:
+        """Send every publication to ``relay`` too, until the returned function is called."""
+        with self._lock:
+            if self._relay is not None:
+                raise RuntimeError("this bus already has a relay")
+            self._relay = relay
+
+        def detach() -> None:
+            with self._lock:
+                if self._relay is relay:
+                    self._relay = None
+
+        return detach
 
     def subscribe(self, topic: str, handler: Handler) -> Callable[[], None]:
         with self._lock:
@@ -61,7 +92,7 @@ def _matches(pattern: str, topic: str) -> bool:
     return pattern == topic
 
 
-bus: Bus = InProcessBus()
+bus = InProcessBus()
 
 
 _OUTBOX = "cityhub.outbox"

@@ -53,6 +53,11 @@ class Settings(BaseSettings):
     telemetry_1m_retention_days: int = 400
     telemetry_dead_letter_retention_days: int = 30
     telemetry_rollup_interval_s: float = 30.0
+    # Scale-out (decision 0011): the bus relayed through NATS JetStream (nats://127.0.0.1:4222), needed by
+    # `cityhub serve --workers N`; unset, the bus stays in the process. The namespace prefixes its subjects,
+    # stream and consumer, so several hubs can share one NATS server.
+    bus_url: str | None = None
+    bus_namespace: str = Field(default="cityhub", pattern=r"^[A-Za-z0-9_-]+$")
 
     @model_validator(mode="after")
     def _refuse_insecure_defaults(self) -> Settings:
