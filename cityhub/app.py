@@ -1,9 +1,19 @@
-"""The hub's web application: REST API under /api/v1, Open311 under /open311/v2, the scheduler."""
+"""The hub's web application: REST API under /api/v1, Open311 under /open311/v2, the scheduler.
+
+A process has a role (``Role``). The embedded default is one process doing everything. A scale-out hub
+(``cityhub serve --workers N``, decision 0011) runs N API processes — requests and the live stream only —
+and one worker process with the background work: the scheduler, the sensing pipeline and the MQTT
+subscription; their buses are relayed through NATS (``cityhub.kit.natsbus``).
+"""
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import signal
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from enum import StrEnum
 from typing import Any
 
 from fastapi import APIRouter, FastAPI
@@ -22,8 +32,10 @@ from cityhub.entities.endpoints import router as entities_router
 from cityhub.events.endpoints import router as events_router
 from cityhub.geo.endpoints import router as geo_router
 from cityhub.indicators.endpoints import router as indicators_router
+from cityhub.kit import bus as kit_bus
 from cityhub.kit.db import make_engine, make_session_factory
 from cityhub.kit.http import Admission, BodyLimit, install_error_handlers
+from cityhub.kit.natsbus import NatsBridge
 from cityhub.kit.settings import Settings, get_settings
 from cityhub.open311.endpoints import router as open311_router
 from cityhub.org.endpoints import router as org_router
@@ -33,10 +45,24 @@ from cityhub.telemetry.endpoints import router as telemetry_router
 from cityhub.web import spa
 from cityhub.web.endpoints import router as web_router
 
+log = logging.getLogger(__name__)
+
 DESCRIPTION = """cityhub — city operations and governance hub (城市运行和治理智能中枢).
 
 Log in at `POST /api/v1/auth/login` and send `Authorization: Bearer <access_token>`; machine clients
 use API tokens. Errors are RFC 7807 problem+json."""
+
+
+class Role(StrEnum):
+    """What a process of the hub does."""
+
+    ALL = "all"  # the embedded default: API, scheduler, sensing pipeline, MQTT ingest
+    API = "api"  # one of the API processes of a scale-out hub: requests and the live stream only
+    WORKER = "worker"  # the one background process of a scale-out hub: no HTTP
+
+    @property
+    def runs_background(self) -> bool:
+        return self is not Role.API
 
 
 def create_app(
@@ -45,24 +71,36 @@ def create_app(
     *,
     run_scheduler: bool = True,
     extra_tasks: list[Any] | None = None,
+    role: Role = Role.ALL,
 ) -> FastAPI:
     settings = settings or get_settings()
+    if role is Role.API:
+        # The MQTT subscription is the worker's (the telemetry router's lifespan starts it when this is set).
+        settings = settings.model_copy(update={"mqtt_url": None})
     if session_factory is None:
         session_factory = make_session_factory(make_engine(settings.effective_database_url))
     audit_hooks.install()
     scheduler = Scheduler(session_factory, settings, extra_tasks or [])
+    bridge = _bridge(settings, role)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        if run_scheduler:
+        # Entered before the routers' lifespans (the sensing pipeline, MQTT), left after them.
+        if bridge is not None:
+            bridge.start()  # BusUnavailable: the process does not start
+        if run_scheduler and role.runs_background:
             scheduler.start()
         try:
             yield
         finally:
             scheduler.stop()
+            if bridge is not None:
+                bridge.stop()
 
     app = FastAPI(title="cityhub", version=__version__, description=DESCRIPTION, lifespan=lifespan)
     app.state.settings = settings
+    app.state.role = role
+    app.state.runs_background = role.runs_background  # read by the sensing pipeline's lifespan
     app.state.session_factory = session_factory
     # Routing table + active classifier, duplicates merged, gazetteer notes (cityhub.dispatch.service).
     app.state.dispatch_policy = HubDispatchPolicy(settings)
@@ -97,6 +135,44 @@ def create_app(
     )
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     return app
+
+
+def _bridge(settings: Settings, role: Role) -> NatsBridge | None:
+    """The NATS relay of this process's bus, when the hub runs as several processes."""
+    if settings.bus_url is None:
+        return None
+    return NatsBridge(
+        settings.bus_url,
+        kit_bus.bus,
+        namespace=settings.bus_namespace,
+        consume_durable=role.runs_background,  # the process with the sensing pipeline takes the readings
+        name=f"cityhub-{role.value}",
+    )
+
+
+def api_process() -> FastAPI:
+    """The application of one API process of a scale-out hub (uvicorn's factory, settings from the
+    environment; the database is migrated by the command that starts the processes)."""
+    return create_app(get_settings(), role=Role.API)
+
+
+def run_worker(settings: Settings, session_factory: sessionmaker[Session]) -> None:
+    """The worker process: the application's lifespans — the bus relay, the scheduler, the sensing
+    pipeline, the MQTT subscription — without an HTTP server, until SIGINT or SIGTERM."""
+    app = create_app(settings, session_factory, role=Role.WORKER)
+    asyncio.run(_background(app))
+
+
+async def _background(app: FastAPI) -> None:
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stopping.set)
+    async with app.router.lifespan_context(app):
+        mqtt = "on" if app.state.settings.mqtt_url else "off (CITYHUB_MQTT_URL unset)"
+        log.info("cityhub worker running: scheduler, sensing pipeline, MQTT ingest %s", mqtt)
+        await stopping.wait()
+        log.info("cityhub worker stopping")
 
 
 def _public_routes(app: FastAPI, session_factory: sessionmaker[Session]) -> None:

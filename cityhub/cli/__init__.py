@@ -5,8 +5,13 @@ from __future__ import annotations
 import csv
 import dataclasses
 import json
+import logging
+import os
 import secrets
+import subprocess
 import sys
+import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -116,17 +121,141 @@ def migrate() -> None:
 def serve(
     host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="port")] = 8000,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="run N API processes and one worker process (scheduler, sensing pipeline, MQTT ingest) "
+            "instead of one process for everything; needs CITYHUB_BUS_URL (NATS) and PostgreSQL",
+        ),
+    ] = None,
+    with_worker: Annotated[
+        bool,
+        typer.Option(
+            "--with-worker/--no-worker",
+            help="with --workers: start the worker process too (--no-worker: `cityhub worker` runs apart)",
+        ),
+    ] = True,
 ) -> None:
-    """Run the hub (API, Open311, scheduler) on the configured database."""
+    """Run the hub (API, Open311, scheduler) on the configured database: one process, or with --workers
+    several API processes beside one worker process, their buses relayed through NATS (decision 0011)."""
     import uvicorn
 
     from cityhub.app import create_app
 
     settings = get_settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    if workers is not None:
+        _check_scale_out(settings)
     engine = make_engine(settings.effective_database_url)
     upgrade(engine)
-    uvicorn.run(create_app(settings, make_session_factory(engine)), host=host, port=port, log_level="info")
+    if workers is None:
+        uvicorn.run(
+            create_app(settings, make_session_factory(engine)), host=host, port=port, log_level="info"
+        )
+        return
+    engine.dispose()  # each process opens its own
+    # One key for every process, or a token signed by one is refused by the others (development mode
+    # draws a random key per process).
+    os.environ.setdefault("CITYHUB_SECRET_KEY", settings.key)
+    background = _WorkerProcess() if with_worker else None
+    if background is not None:
+        background.start()
+    try:
+        # uvicorn's supervisor runs the API processes, each building its app from the environment.
+        uvicorn.run("cityhub.app:api_process", factory=True, host=host, port=port, workers=workers)
+    finally:
+        if background is not None:
+            background.stop()
+
+
+@app.command()
+def worker() -> None:
+    """Run the hub's background work alone — scheduler, sensing pipeline, MQTT ingest — as the one worker
+    process of a scale-out hub (`cityhub serve --workers N` starts it; with --no-worker, run it yourself)."""
+    from cityhub.app import run_worker
+    from cityhub.kit.natsbus import BusUnavailable
+
+    settings = get_settings()
+    _check_scale_out(settings)
+    logging.basicConfig(
+        level=logging.INFO, format="%(levelname)s:  [worker %(process)d] %(name)s: %(message)s"
+    )
+    engine = make_engine(settings.effective_database_url)
+    upgrade(engine)
+    try:
+        run_worker(settings, make_session_factory(engine))
+    except BusUnavailable as exc:
+        raise fail(str(exc)) from exc
+    finally:
+        engine.dispose()
+
+
+def _check_scale_out(settings: Settings) -> None:
+    """Several processes need the NATS bus, reachable now (no silent fallback to a bus per process)."""
+    from cityhub.kit.bus import InProcessBus
+    from cityhub.kit.natsbus import BusUnavailable, NatsBridge
+
+    if not settings.bus_url:
+        raise fail(
+            "several processes need the NATS bus: set CITYHUB_BUS_URL=nats://127.0.0.1:4222 (nats-server "
+            "with JetStream, -js); without --workers the hub runs as one process"
+        )
+    try:
+        NatsBridge(settings.bus_url, InProcessBus(), namespace=settings.bus_namespace).start().stop()
+    except BusUnavailable as exc:
+        raise fail(str(exc)) from exc
+
+
+class _WorkerProcess:
+    """The worker process beside uvicorn's API processes; started again if it crashes.
+
+    It shares the terminal's process group, so Ctrl-C stops it with the rest; a worker that stopped
+    cleanly (exit 0: someone signalled it) is not restarted.
+    """
+
+    COMMAND = (sys.executable, "-c", "from cityhub.cli import main; main()", "worker")
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._process: subprocess.Popen[bytes] | None = None
+        self._thread = threading.Thread(target=self._supervise, name="cityhub-worker-process", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def _supervise(self) -> None:
+        while True:
+            with self._lock:
+                if self._stopping.is_set():
+                    return
+                started = time.monotonic()
+                process = self._process = subprocess.Popen(self.COMMAND)
+            code = process.wait()
+            if self._stopping.is_set():
+                return
+            if code == 0:
+                typer.secho("the worker process stopped; no background work until restart", err=True)
+                return
+            delay = 1.0 if time.monotonic() - started > 60 else 10.0
+            typer.secho(
+                f"the worker process failed (exit {code}); again in {delay:.0f} s", fg="red", err=True
+            )
+            self._stopping.wait(delay)
+
+    def stop(self) -> None:
+        with self._lock:
+            self._stopping.set()
+            process = self._process
+        if process is not None and process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        self._thread.join(timeout=5)
 
 
 @app.command()

@@ -1,8 +1,9 @@
 """The sensing pipeline of a running hub: the stream (indicators, device health, anomalies, alerts) with
 the linkage engine attached, started and stopped with the application.
 
-It is the lifespan of the indicators router, so ``create_app`` needs nothing more than the router. In
-test mode the pipeline runs inline (in the publisher's thread: deterministic, no threads to outlive the
+It is the lifespan of the indicators router, so ``create_app`` needs nothing more than the router; it runs
+in the process that does the background work, not in the API processes of a scale-out hub (decision 0011).
+In test mode the pipeline runs inline (in the publisher's thread: deterministic, no threads to outlive the
 test); otherwise on its own worker thread behind a bounded queue.
 """
 
@@ -44,6 +45,10 @@ class Pipeline:
 
 @asynccontextmanager
 async def sensing_lifespan(app: FastAPI) -> AsyncIterator[None]:
+    if not getattr(app.state, "runs_background", True):
+        app.state.sensing = None
+        yield
+        return
     settings: Settings = app.state.settings
     factory: sessionmaker[Session] = app.state.session_factory
     inline = settings.mode is Mode.TEST
