@@ -46,13 +46,14 @@ def _changes(obj: Any, *, new: bool) -> dict[str, Any]:
         key = attr.key
         if key in ignored:
             continue
-        history = state.attrs[key].history
         if new:
             value = getattr(obj, key)
             if value is None:
                 continue
             out[key] = "***" if key in masked else _plain(value)
-        elif history.has_changes():
+            continue
+        history = state.attrs[key].history
+        if history.has_changes():
             before = history.deleted[0] if history.deleted else None
             after = history.added[0] if history.added else None
             out[key] = "***" if key in masked else [_plain(before), _plain(after)]
@@ -95,10 +96,13 @@ def _collect(session: Session) -> list[dict[str, Any]]:
     return rows
 
 
+_INSERT = insert(AuditLog)  # built once: every flush of an audited change runs it
+
+
 def _after_flush(session: Session, _flush_context: UOWTransaction) -> None:
     rows = _collect(session)
     if rows:
-        session.connection().execute(insert(AuditLog), rows)
+        session.connection().execute(_INSERT, rows)
 
 
 def install() -> None:
