@@ -14,6 +14,7 @@ warm-up, so a collapse in one phase cannot leak into the next:
 
     python bench/bench_events.py                        # both backends: 16 in flight, then 200/s for 60 s
     python bench/bench_events.py --backend sqlite --rate 50 100 200 --seconds 30 --markdown
+    python bench/bench_events.py --backend postgresql --workers 2   # `cityhub serve --workers 2` (NATS)
 
 Exits 1 when any request failed (non-2xx or no answer): errors must be 0.
 """
@@ -148,32 +149,70 @@ class Server:
     log: Path
 
     def cpu_seconds(self) -> float:
-        """User + system CPU time of the server process so far (Linux /proc; 0 elsewhere)."""
-        try:
-            fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            return 0.0
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        """User + system CPU time of the server process and its children so far (Linux /proc; 0
+        elsewhere): with --workers, the API processes and the worker process too."""
+        processes = _processes()
+        ticks, todo = 0, [self.process.pid]
+        while todo:
+            pid = todo.pop()
+            ticks += processes.get(pid, (0, 0))[1]
+            todo += [child for child, (parent, _) in processes.items() if parent == pid]
+        return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def _processes() -> dict[int, tuple[int, int]]:
+    """pid → (parent pid, user + system ticks) of every live process."""
+    out = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            out[int(stat.parent.name)] = (int(fields[1]), int(fields[11]) + int(fields[12]))
+    return out
 
 
 @contextlib.contextmanager
-def running_server(url: str, workdir: Path, app: str = DEFAULT_APP) -> Iterator[Server]:
-    """The hub in its own process on 127.0.0.1 and a free port; stopped with SIGINT."""
+def running_server(
+    url: str, workdir: Path, app: str = DEFAULT_APP, workers: int | None = None, bus_url: str = ""
+) -> Iterator[Server]:
+    """The hub in its own process on 127.0.0.1 and a free port; stopped with SIGINT. With ``workers``,
+    `cityhub serve --workers N` (N API processes and the worker process, the bus relayed through NATS)."""
     port = free_port()
     env = {**os.environ, "CITYHUB_MODE": "development", "CITYHUB_DATABASE_URL": url}
     env["CITYHUB_DATA_DIR"] = str(workdir)
     # What `cityhub serve` runs (uvicorn, one process, access log on), without the CLI's other imports.
     command = [sys.executable, "-m", "uvicorn", "--factory", app]
     command += ["--host", "127.0.0.1", "--port", str(port), "--log-level", "info"]
+    if workers is not None:
+        env.update(CITYHUB_BUS_URL=bus_url, CITYHUB_BUS_NAMESPACE=f"bench_{uuid.uuid4().hex[:10]}")
+        command = [sys.executable, "-c", "from cityhub.cli import main; main()", "serve"]
+        command += ["--workers", str(workers), "--host", "127.0.0.1", "--port", str(port)]
     log = workdir / "server.log"
     with log.open("wb") as out:
-        process = subprocess.Popen(command, env=env, cwd=workdir, stdout=out, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            command, env=env, cwd=workdir, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
     server = Server(process, f"http://127.0.0.1:{port}", log)
     try:
-        _wait_ready(server)
+        _wait_ready(server, timeout_s=60.0 if workers is None else 180.0)
         yield server
     finally:
         _stop(process)
+        if workers is not None:
+            _delete_stream(bus_url, env["CITYHUB_BUS_NAMESPACE"])
+
+
+def _delete_stream(bus_url: str, namespace: str) -> None:
+    import nats
+
+    async def delete() -> None:
+        nc = await nats.connect(bus_url, allow_reconnect=False)
+        try:
+            with contextlib.suppress(Exception):
+                await nc.jetstream().delete_stream(f"{namespace}_durable")
+        finally:
+            await nc.close()
+
+    asyncio.run(delete())
 
 
 def _wait_ready(server: Server, timeout_s: float = 60.0) -> None:
@@ -197,6 +236,8 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait(timeout=5)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)  # API or worker processes left behind
 
 
 def login(base_url: str, username: str) -> dict[str, str]:
@@ -554,6 +595,12 @@ class Result:
     backend: str
     phases: list[Phase]
     target_rate: float
+    workers: int | None = None
+
+    @property
+    def label(self) -> str:
+        processes = f", {self.workers} API proc." if self.workers else ""
+        return LABELS[self.backend] + processes
 
     def verdict(self, phase: Phase) -> str:
         if phase.rate_target != self.target_rate:
@@ -584,12 +631,12 @@ def run_backend(backend: str, args: argparse.Namespace) -> Result:
         with fresh_database(backend, pg, workdir) as url:
             seed_city(url)
             for plan in phase_plans:
-                with running_server(url, workdir, args.app) as server:
+                with running_server(url, workdir, args.app, args.workers, args.bus_url) as server:
                     phases.append(asyncio.run(drive(server, args, warm, plan)))
                 print(f"[{backend}] {phases[-1].summary()}", flush=True)
             raw_count = args.raw_inserts or int(args.target_rate * args.seconds)
             phases.append(raw_inserts(url, raw_count))
-    return Result(backend, phases, args.target_rate)
+    return Result(backend, phases, args.target_rate, args.workers)
 
 
 # ---------------------------------------------------------------- output
@@ -599,7 +646,7 @@ LABELS = {"sqlite": "SQLite (WAL)", "postgresql": "PostgreSQL 15"}
 
 def print_table(results: Sequence[Result]) -> None:
     header = (
-        f"{'backend':<14} {'load':<30} {'n':>6} {'ok/s':>7} {'p50':>7} {'p95':>7} {'p99':>7} "
+        f"{'backend':<28} {'load':<30} {'n':>6} {'ok/s':>7} {'p50':>7} {'p95':>7} {'p99':>7} "
         f"{'max':>7} {'err':>5} {'cpu/req':>8} {'lag p99':>8}"
     )
     print(header)
@@ -610,7 +657,7 @@ def print_table(results: Sequence[Result]) -> None:
             cpu = f"{phase.cpu_ms_per_request():8.2f}" if phase.server_cpu_s else "       -"
             name = phase.name + (" (stopped)" if phase.stopped_early else "")
             print(
-                f"{LABELS[result.backend]:<14} {name:<30} {len(phase.samples):>6} {phase.rate:>7.1f} "
+                f"{result.label:<28} {name:<30} {len(phase.samples):>6} {phase.rate:>7.1f} "
                 f"{phase.ms(50):>7.2f} {phase.ms(95):>7.2f} {phase.ms(99):>7.2f} {phase.ms(100):>7.0f} "
                 f"{phase.errors:>5} {cpu} {lag}"
             )
@@ -619,7 +666,7 @@ def print_table(results: Sequence[Result]) -> None:
         "per request; lag = how late the request went out, waiting for a connection included)"
     )
     for result in results:
-        label = LABELS[result.backend]
+        label = result.label
         for phase in result.phases:
             if phase.rate_target:
                 target = result.verdict(phase).strip("*").upper()
@@ -647,7 +694,7 @@ def print_markdown(results: Sequence[Result]) -> None:
             name = phase.name + (" (stopped early)" if phase.stopped_early else "")
             errors = f"{phase.errors} ({phase.error_kinds()})" if phase.errors else "0"
             print(
-                f"| {LABELS[result.backend]} | {name} | {len(phase.samples)} | {phase.rate:.1f} "
+                f"| {result.label} | {name} | {len(phase.samples)} | {phase.rate:.1f} "
                 f"| {phase.ms(50):.1f} ms | {phase.ms(95):.1f} ms | {phase.ms(99):.1f} ms "
                 f"| {phase.ms(100):.0f} ms | {errors} | {cpu} | {target} |"
             )
@@ -682,6 +729,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         default=DEFAULT_APP,
         help="the app factory uvicorn serves (module:function); to measure a candidate change",
     )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="serve with `cityhub serve --workers N` (N API processes + the worker; needs NATS)",
+    )
+    parser.add_argument("--bus-url", default="nats://127.0.0.1:4222", help="NATS, with --workers")
     parser.add_argument("--pg-host", default="127.0.0.1")
     parser.add_argument("--pg-port", type=int, default=5432)
     parser.add_argument("--pg-user", default="postgres")

@@ -1,4 +1,5 @@
-"""The in-process scheduler of the embedded runtime: periodic jobs, each its own transaction."""
+"""The scheduler: periodic jobs, each its own transaction, on threads of the process that does the
+background work (the one process of the embedded default, the worker of a scale-out hub)."""
 
 from __future__ import annotations
 

@@ -192,7 +192,8 @@ def worker() -> None:
 
 
 def _check_scale_out(settings: Settings) -> None:
-    """Several processes need the NATS bus, reachable now (no silent fallback to a bus per process)."""
+    """Several processes need the NATS bus, reachable now (no silent fallback to a bus per process), and
+    PostgreSQL (decision 0011)."""
     from cityhub.kit.bus import InProcessBus
     from cityhub.kit.natsbus import BusUnavailable, NatsBridge
 
@@ -200,6 +201,12 @@ def _check_scale_out(settings: Settings) -> None:
         raise fail(
             "several processes need the NATS bus: set CITYHUB_BUS_URL=nats://127.0.0.1:4222 (nats-server "
             "with JetStream, -js); without --workers the hub runs as one process"
+        )
+    if settings.effective_database_url.startswith("sqlite"):
+        # Measured (docs/benchmarks.md): slower than one process, with writers stalled for seconds.
+        raise fail(
+            "several processes need PostgreSQL (CITYHUB_DATABASE_URL=postgresql+psycopg://…): on one SQLite "
+            "file they take turns on its file lock; without --workers the hub runs as one process"
         )
     try:
         NatsBridge(settings.bus_url, InProcessBus(), namespace=settings.bus_namespace).start().stop()

@@ -1,10 +1,11 @@
 """The live stream: bus messages relayed to browsers as server-sent events, filtered per principal.
 
 Each connection subscribes to the bus (``events.*``, ``alerts.*``). Publishers call the bus in their own
-thread after their transaction commits; the subscription hands each message to the connection's event
-loop. The connection collects what arrived within a quarter of a second and asks the database, in one
-query per kind, which of those events and alerts its principal may read (``policy.readable_events``,
-``policy.readable_alerts``); the rest is dropped.
+thread after their transaction commits — in a hub of several processes, what the others publish arrives
+from the NATS bridge's delivery thread (``cityhub.kit.natsbus``) — and the subscription hands each message
+to the connection's event loop. The connection collects what arrived within a quarter of a second and
+asks the database, in one query per kind, which of those events and alerts its principal may read
+(``policy.readable_events``, ``policy.readable_alerts``); the rest is dropped.
 
 A stream ends by itself when the access token expires (the browser refreshes its token and reconnects),
 after at most an hour, and when the server is shutting down (uvicorn waits for open responses before it

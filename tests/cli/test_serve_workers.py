@@ -272,9 +272,18 @@ def test_several_processes_are_refused_without_the_nats_bus() -> None:
 
 
 @pytest.mark.usefixtures("cli_env")
+def test_several_processes_are_refused_on_sqlite(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CITYHUB_BUS_URL", "nats://127.0.0.1:4222")
+    result = runner.invoke(app, ["serve", "--workers", "2"])
+    assert result.exit_code == 2
+    assert "several processes need PostgreSQL" in result.output
+
+
+@pytest.mark.usefixtures("cli_env")
 def test_an_unreachable_nats_is_named_and_nothing_starts(monkeypatch: pytest.MonkeyPatch) -> None:
     port = free_port()  # nothing listens there
     monkeypatch.setenv("CITYHUB_BUS_URL", f"nats://127.0.0.1:{port}")
+    monkeypatch.setenv("CITYHUB_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/never_opened")
     result = runner.invoke(app, ["serve", "--workers", "2"])
     assert result.exit_code == 2
     assert f"cannot reach NATS at nats://127.0.0.1:{port}" in result.output
