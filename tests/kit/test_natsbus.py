@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import socket
+import subprocess
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from cityhub.kit.bus import InProcessBus
 from cityhub.kit.natsbus import BusUnavailable, NatsBridge
+from tests.conftest import require_service
 from tests.kit.nats_service import delete_stream, namespace, require_nats, wait_until
 
 READINGS = "telemetry.readings"
@@ -135,3 +138,66 @@ def test_an_unreachable_server_fails_at_start_with_the_reason() -> None:
         NatsBridge(f"nats://127.0.0.1:{port}", bus).start()
     assert time.monotonic() - started < 15
     bus.publish("events.create", {"id": 1})  # nothing attached: the bus stays local
+
+
+NATS_SERVER = "/usr/sbin/nats-server"
+
+
+class OwnServer:
+    """A NATS server of the test's own (to stop and start again), on a free port."""
+
+    def __init__(self, store: Path) -> None:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.store = store
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"nats://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        command = [NATS_SERVER, "-a", "127.0.0.1", "-p", str(self.port), "-js", "-sd", str(self.store)]
+        self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+        def up() -> bool:
+            with socket.socket() as s:
+                return s.connect_ex(("127.0.0.1", self.port)) == 0
+
+        wait_until(up, timeout=20, what="nats-server listening")
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(timeout=20)
+            self.process = None
+
+
+def test_after_nats_comes_back_the_bridge_relays_again_and_caches_are_rebuilt(tmp_path: Path) -> None:
+    require_service("nats-server", None if Path(NATS_SERVER).exists() else f"{NATS_SERVER} is not installed")
+    server = OwnServer(tmp_path)
+    server.start()
+    a, b = Process(server.url, "gap"), Process(server.url, "gap")
+    b.listen("events.*")
+    b.listen("entities.changed")
+    try:
+        a.bridge.start()
+        b.bridge.start()
+        server.stop()
+        time.sleep(4)  # more than the attempts a first connection gets: a connected bridge never gives up
+        server.start()
+        # What changed while the bridges were away was not heard: the caches are told to rebuild.
+        wait_until(lambda: b.payloads("entities.changed"), timeout=30, what="the reload after the reconnect")
+        assert b.payloads("entities.changed") == [None]
+
+        def relayed() -> bool:
+            a.bus.publish("events.create", {"id": 7})  # until a's connection is back too
+            time.sleep(0.2)
+            return bool(b.payloads("events.create"))
+
+        wait_until(relayed, timeout=30, what="a relayed message after the reconnect")
+    finally:
+        a.bridge.stop()
+        b.bridge.stop()
+        server.stop()
