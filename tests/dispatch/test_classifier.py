@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import pickle
+import random
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from cityhub.dispatch.classifier import (
     DEFAULT_CONFIG,
     TextClassifier,
     WordSegmenter,
+    _confidence_helps,
+    _with_confidence,
     evaluate,
     expected_calibration_error,
     fold,
@@ -25,6 +30,24 @@ from tests.dispatch import PHRASES, synthetic_reports
 def trained() -> TextClassifier:
     texts, labels = synthetic_reports(per_category=40, seed=1)
     return TextClassifier.fit(texts, labels, seed=0, n_jobs=1)
+
+
+def noisy_reports(per_category: int, seed: int, share: float = 0.2) -> tuple[list[str], list[str]]:
+    """Synthetic reports with a ``share`` of the labels drawn at random: a model then makes mistakes."""
+    texts, labels = synthetic_reports(per_category=per_category, seed=seed)
+    rng = random.Random(seed)
+    names = sorted(set(labels))
+    return texts, [rng.choice(names) if rng.random() < share else label for label in labels]
+
+
+# Random label noise is nothing a confidence model can learn: keep it whatever it gains, to test it.
+KEEP_CONFIDENCE = dataclasses.replace(DEFAULT_CONFIG, confidence_gain=-1.0)
+
+
+@pytest.fixture(scope="module")
+def noisy() -> TextClassifier:
+    texts, labels = noisy_reports(per_category=40, seed=10)
+    return TextClassifier.fit(texts, labels, seed=0, n_jobs=1, config=KEEP_CONFIDENCE)
 
 
 def test_new_reports_of_separable_categories_are_classified_correctly(trained: TextClassifier) -> None:
@@ -180,3 +203,79 @@ def test_unreachable_precision_dispatches_nothing() -> None:
 def test_calibration_error_of_perfectly_calibrated_confidences_is_zero() -> None:
     assert expected_calibration_error([0.5, 0.5, 1.0], [True, False, True]) == pytest.approx(0.0)
     assert expected_calibration_error([1.0, 1.0], [False, False]) == pytest.approx(1.0)
+
+
+def test_with_mistakes_to_learn_from_a_confidence_model_scores_the_top_category(
+    noisy: TextClassifier,
+) -> None:
+    assert noisy._fitted.second is not None and noisy._fitted.confidence is not None
+    texts, labels = synthetic_reports(per_category=10, seed=11)
+    predictions = noisy.predict(texts)
+    for p in predictions:
+        assert 0.0 <= p.confidence <= 1.0
+        assert p.top[0] == (p.label, p.confidence)
+        probabilities = [probability for _, probability in p.top]
+        assert probabilities == sorted(probabilities, reverse=True)
+        assert sum(probabilities) <= 1.0 + 1e-9
+    assert evaluate(noisy, texts, labels)["top1"] >= 0.9
+
+
+def test_the_confidence_replaces_the_top_probability_and_keeps_the_order() -> None:
+    row = np.array([0.5, 0.3, 0.2])
+    assert _with_confidence(row, 0, 0.9) == pytest.approx([0.9, 0.06, 0.04])
+    # Below the runner-up's rescaled share the chosen category ties with it instead of falling behind.
+    assert _with_confidence(row, 0, 0.1) == pytest.approx([0.375, 0.375, 0.25])
+    assert _with_confidence(np.array([0.0, 1.0]), 1, 0.8) == pytest.approx([0.0, 0.8])
+
+
+def test_a_model_saved_before_the_confidence_model_still_loads_and_predicts(
+    noisy: TextClassifier, tmp_path: Path
+) -> None:
+    old = pickle.loads(pickle.dumps(noisy))
+    del old._fitted.__dict__["second"], old._fitted.__dict__["confidence"]
+    old.save(tmp_path / "old.pkl")
+    loaded = TextClassifier.load(tmp_path / "old.pkl")
+    texts, _ = synthetic_reports(per_category=3, seed=12)
+    for before, after in zip(noisy.predict(texts), loaded.predict(texts), strict=True):
+        assert after.label == before.label  # the confidence model never changes the category
+        assert after.top[0] == (after.label, after.confidence)
+        assert sum(probability for _, probability in after.top) <= 1.0 + 1e-9
+
+
+def test_the_second_opinion_can_be_switched_off() -> None:
+    texts, labels = noisy_reports(per_category=20, seed=13)
+    config = dataclasses.replace(DEFAULT_CONFIG, second_opinion=False)
+    clf = TextClassifier.fit(texts, labels, config=config, n_jobs=1)
+    assert clf._fitted.second is None and clf._fitted.confidence is None
+    p = clf.predict_one("市民来电反映：香港中路夜间施工噪音，请相关部门尽快处理。")
+    assert p.top[0] == (p.label, p.confidence)
+
+
+def test_large_sets_fit_the_second_opinion_on_a_sample_and_calibrate_on_a_holdout() -> None:
+    texts, labels = noisy_reports(per_category=40, seed=14)
+    config = dataclasses.replace(KEEP_CONFIDENCE, holdout_from=50, holdout_share=0.3, second_opinion_max=60)
+    clf = TextClassifier.fit(texts, labels, config=config, n_jobs=2)
+    assert clf._fitted.second is not None and clf._fitted.confidence is not None
+    alone = TextClassifier.fit(texts, labels, config=dataclasses.replace(config, second_opinion=False))
+    new, _ = synthetic_reports(per_category=10, seed=15)
+    assert [p.label for p in clf.predict(new)] == [p.label for p in alone.predict(new)]
+
+
+def test_the_confidence_model_is_kept_only_where_it_auto_dispatches_more() -> None:
+    rng = np.random.default_rng(0)
+    n, k = 400, 3
+    y = rng.integers(k, size=n)
+    right = rng.random(n) < 0.8
+    chosen = np.where(right, y, (y + 1) % k)
+    # The calibrated probability says nothing (0.6 for every text); where the second opinion agrees
+    # with the chosen category, it is right.
+    probabilities = np.full((n, k), 0.2)
+    probabilities[np.arange(n), chosen] = 0.6
+    scores = probabilities - 0.5
+    second = np.zeros((n, k))
+    second[np.arange(n), np.where(right, chosen, (chosen + 1) % k)] = 1.0
+    assert _confidence_helps(probabilities, scores, second, y, DEFAULT_CONFIG, seed=0)
+    # A second opinion that always agrees adds nothing: the calibrated probability is kept.
+    assert not _confidence_helps(probabilities, scores, scores.copy(), y, DEFAULT_CONFIG, seed=0)
+    strict = dataclasses.replace(DEFAULT_CONFIG, confidence_gain=1.0)
+    assert not _confidence_helps(probabilities, scores, second, y, strict, seed=0)
