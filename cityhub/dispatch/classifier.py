@@ -797,7 +797,9 @@ def _calibrated(
         if confidence is not None and not _confidence_helps(probabilities, scores, second, y, config, seed):
             _LOG.debug("confidence model dropped: the calibrated probability auto-dispatches as much")
             confidence = None
-    return _Fitted(features, svms.weights, svms.intercept, calibrator, nb_svms, confidence)
+    # Without a confidence model the NB-SVMs are not needed to predict: not kept, the model stays small.
+    kept = nb_svms if confidence is not None else None
+    return _Fitted(features, svms.weights, svms.intercept, calibrator, kept, confidence)
 
 
 def _confidence_helps(
