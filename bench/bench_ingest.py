@@ -52,7 +52,7 @@ from cityhub.entities import service as entities
 from cityhub.entities.schemas import EntityIn, PointIn
 from cityhub.indicators import service as indicators
 from cityhub.indicators.spec import IndicatorSpec
-from cityhub.kit.db import make_engine, make_session_factory, unit_of_work
+from cityhub.kit.db import make_engine, make_session_factory, sqlite_pragmas, unit_of_work
 from cityhub.kit.migrate import upgrade
 from cityhub.models.org import Role
 from cityhub.org import service as org
@@ -291,8 +291,7 @@ def count_readings(url: str) -> int:
 def _dbapi(url: str) -> Iterator[Any]:
     if url.startswith("sqlite"):
         conn = sqlite3.connect(url.removeprefix("sqlite:///"), timeout=30)
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=NORMAL")
+        sqlite_pragmas(conn)  # the hub's own connection settings: the same database, tuned the same way
         try:
             yield conn
         finally:
