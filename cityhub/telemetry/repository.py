@@ -7,11 +7,13 @@ access checks are in ``service``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import itertools
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 
-from sqlalchemy import Table, and_, func, select, tuple_
+from sqlalchemy import Connection, Table, and_, func, select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -45,7 +47,7 @@ _COLUMNS = ("entity_id", "metric", "ts", "value", "quality")
 def insert_readings(session: Session, rows: Sequence[tuple[int, str, int, float, str | None]]) -> set[Key]:
     """Insert rows (entity_id, metric, ts, value, quality); return the keys that were already stored.
 
-    The fast path is one driver-level executemany of plain tuples inside a savepoint (no per-row work in
+    The fast path is a driver-level insert of plain tuples inside a savepoint (no per-row work in
     SQLAlchemy); only when it hits a duplicate are the batch's existing keys looked up and the rest inserted.
     The dirty minutes are written first: on SQLite that DML opens the transaction, so the savepoint nests
     inside it instead of committing on release (pysqlite starts no transaction for a SAVEPOINT).
@@ -54,24 +56,63 @@ def insert_readings(session: Session, rows: Sequence[tuple[int, str, int, float,
         return set()
     mark_dirty(session, {r[2] // MINUTE_US * MINUTE_US for r in rows})
     connection = session.connection()
-    marker = "?" if connection.dialect.paramstyle == "qmark" else "%s"
-    sql = (
-        f"INSERT INTO {READINGS.name} ({', '.join(_COLUMNS)}) VALUES ({', '.join([marker] * len(_COLUMNS))})"
-    )
-    params = list(rows)
     savepoint = connection.begin_nested()
     try:
-        connection.exec_driver_sql(sql, params)
+        _insert(connection, rows)
     except IntegrityError:
         savepoint.rollback()
         duplicates = existing_keys(session, rows)
     else:
         savepoint.commit()
         return set()
-    fresh = [p for p in params if (p[0], p[1], p[2]) not in duplicates]
+    fresh = [p for p in rows if (p[0], p[1], p[2]) not in duplicates]
     if fresh:
-        connection.exec_driver_sql(sql, fresh)
+        _insert(connection, fresh)
     return duplicates
+
+
+# Rows per multi-row statement on SQLite: a full chunk, then the rest in chunks of halving size. So a
+# connection keeps at most ten statement texts prepared whatever the batch sizes (a statement of a
+# thousand rows takes milliseconds to compile and hundreds of KiB to cache), and no statement nears the
+# parameter limit (32 766 since SQLite 3.32).
+_SQLITE_CHUNKS = (512, 256, 128, 64, 32, 16, 8, 4, 2, 1)
+
+
+def _chunks(count: int) -> Iterator[tuple[int, int]]:
+    """(start, size) of each statement for ``count`` rows."""
+    start = 0
+    for size in _SQLITE_CHUNKS:
+        while count - start >= size:
+            yield start, size
+            start += size
+            if size != _SQLITE_CHUNKS[0]:
+                break
+
+
+def _insert(connection: Connection, rows: Sequence[tuple[int, str, int, float, str | None]]) -> None:
+    """The rows through the driver: multi-row VALUES statements on SQLite, ``executemany`` elsewhere.
+
+    pysqlite's ``executemany`` releases the GIL while SQLite stores a row and takes it back for the next;
+    when another thread of the hub is busy (the sensing stream, the next request's checks) each row then
+    waits for the GIL. One statement of hundreds of rows gives the GIL up once for all of them.
+    psycopg's ``executemany`` already sends a batch in one round trip (pipeline mode).
+    """
+    table = READINGS.name
+    columns = ", ".join(_COLUMNS)
+    if connection.dialect.name != "sqlite":
+        markers = ", ".join(["%s"] * len(_COLUMNS))
+        connection.exec_driver_sql(f"INSERT INTO {table} ({columns}) VALUES ({markers})", list(rows))
+        return
+    for start, size in _chunks(len(rows)):
+        connection.exec_driver_sql(
+            _values_sql(size), tuple(itertools.chain.from_iterable(rows[start : start + size]))
+        )
+
+
+@lru_cache(maxsize=len(_SQLITE_CHUNKS))
+def _values_sql(size: int) -> str:
+    one = "(" + ", ".join(["?"] * len(_COLUMNS)) + ")"
+    return f"INSERT INTO {READINGS.name} ({', '.join(_COLUMNS)}) VALUES {', '.join([one] * size)}"
 
 
 def existing_keys(session: Session, rows: Sequence[tuple[int, str, int, float, str | None]]) -> set[Key]:

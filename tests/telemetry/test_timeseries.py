@@ -163,3 +163,20 @@ def test_dead_letters_are_purged_after_their_retention(
     assert rollup.maintain(session, shorter, clock.now())[1].dead_letters_deleted == 1
     assert set(session.scalars(select(DeadLetter.id))) == {ids["recent"]}
     assert rollup.maintain(session, shorter, clock.now())[1].dead_letters_deleted == 0
+
+
+@pytest.mark.parametrize("size", [2, 3, 511, 512, 1000, 1300])
+def test_batches_of_any_size_are_stored_whole_and_duplicates_found(session: Session, size: int) -> None:
+    """On SQLite rows go in multi-row statements of a few fixed sizes: every row lands, whatever the size."""
+    build_city(session)
+    device = add_device(session, "rain_gauge")
+    start = repository.to_us(NOW - timedelta(days=1))
+    rows = [(device.id, "rainfall", start + i * 1_000_000, float(i % 7), None) for i in range(size)]
+    assert repository.insert_readings(session, rows[: size // 2]) == set()
+    # The second half with the first row again: that key is reported, the rest are stored.
+    duplicates = repository.insert_readings(session, [rows[0], *rows[size // 2 :]])
+    assert duplicates == {rows[0][:3]}
+    stored = session.execute(
+        select(Reading.ts, Reading.value).where(Reading.entity_id == device.id).order_by(Reading.ts)
+    ).all()
+    assert [(ts, value) for ts, value in stored] == [(r[2], r[3]) for r in rows]
