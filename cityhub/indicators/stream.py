@@ -1,8 +1,9 @@
 """The sensing stream: readings in, indicator values, warning levels and alerts out.
 
 ``SensingStream`` subscribes to the bus topic ``telemetry.readings`` (published by telemetry once readings
-are durable: a list of ``{"device", "metric", "ts", "value", "entity_id", "area_id"}``) and to
-``sensing.tick`` (published by the scheduler). For each batch, in one transaction, it
+are durable: a list of ``{"device", "metric", "ts", "value", "entity_id", "area_id"}``, ``ts`` in seconds
+since the epoch or ISO 8601 text) and to ``sensing.tick`` (published by the scheduler). For each batch, in
+one transaction, it
 
 1. adds the readings to the per-(device, metric) windows (``windows.Series``);
 2. checks device health (jump, frozen value, back from silence) and feeds anomaly tracks;
@@ -30,7 +31,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.exc import SQLAlchemyError
@@ -103,8 +104,7 @@ class Batch:
 Listener = Callable[[Session, "SensingStream", Batch], None]
 
 
-@dataclass(frozen=True)
-class Reading:
+class Reading(NamedTuple):
     device: str
     metric: str
     ts: float
@@ -116,22 +116,28 @@ class Reading:
 def parse(raw: Any) -> Reading | None:
     """One bus payload item; anything malformed is skipped (telemetry has validated what it stored)."""
     try:
-        ts_text = raw["ts"]
-        moment = ts_text if isinstance(ts_text, datetime) else datetime.fromisoformat(str(ts_text))
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=UTC)
-        value = float(raw["value"])
-        if not math.isfinite(value):
+        ts = raw["ts"]
+        if type(ts) is not float:  # telemetry publishes seconds as a float; others may not
+            if type(ts) is int:
+                ts = float(ts)
+            else:
+                moment = ts if isinstance(ts, datetime) else datetime.fromisoformat(str(ts))
+                ts = (moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)).timestamp()
+        value = raw["value"]
+        if type(value) is not float:
+            value = float(value)
+        if not (math.isfinite(value) and math.isfinite(ts)):
             return None
+        device, metric = raw["device"], raw["metric"]
         return Reading(
-            str(raw["device"]),
-            str(raw["metric"]),
-            moment.timestamp(),
+            device if type(device) is str else str(device),
+            metric if type(metric) is str else str(metric),
+            ts,
             value,
             raw.get("entity_id"),
             raw.get("area_id"),
         )
-    except (KeyError, TypeError, ValueError):
+    except (KeyError, TypeError, ValueError, OverflowError):
         return None
 
 

@@ -4,14 +4,16 @@ Every reading is checked: a known, active device; a metric its device type repor
 one is sent); a physically possible value; a timestamp with an offset, not far in the future and not older
 than raw retention; not a duplicate of (device, metric, ts). Accepted readings are inserted in one batch;
 rejected ones go to the dead-letter store with the reason and the raw reading. Nothing is dropped silently.
-Subscribers on ``telemetry.readings`` get the accepted readings after the transaction commits.
+Subscribers on ``telemetry.readings`` get the accepted readings after the transaction commits, each as
+``{"device", "metric", "ts", "value", "entity_id", "area_id"}`` with ``ts`` in seconds since the epoch (a
+number: subscribers need no second parse of the text the device sent).
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, NamedTuple
 
@@ -29,7 +31,6 @@ from cityhub.telemetry.devices import cache as device_cache
 from cityhub.telemetry.repository import insert_readings, to_us
 
 TOPIC = "telemetry.readings"
-_ZERO = timedelta(0)
 MAX_RAW_CHARS = 20_000
 MAX_QUALITY = 16
 
@@ -95,7 +96,6 @@ class Checked:
     rows: list[ReadingRow] = field(default_factory=list)
     indexes: list[int] = field(default_factory=list)
     devices: list[Device] = field(default_factory=list)
-    stamps: list[datetime] = field(default_factory=list)
     rejections: list[Rejection] = field(default_factory=list)
 
 
@@ -119,7 +119,7 @@ def check(session: Session, items: list[Any], now: datetime, limits: Limits) -> 
         if isinstance(result, Bad):
             out.rejections.append(_rejection(index, result.reason, result.detail, item))
             continue
-        row, device, stamp = result
+        row, device = result
         key = row[:3]
         if key in seen:
             out.rejections.append(_rejection(index, Reason.DUPLICATE, "repeated in the same batch", item))
@@ -128,7 +128,6 @@ def check(session: Session, items: list[Any], now: datetime, limits: Limits) -> 
         out.rows.append(row)
         out.indexes.append(index)
         out.devices.append(device)
-        out.stamps.append(stamp)
     return out
 
 
@@ -165,7 +164,7 @@ def _text(value: Any, size: int) -> str | None:
 
 
 ReadingRow = tuple[int, str, int, float, str | None]  # entity_id, metric, ts (µs), value, quality
-CheckResult = tuple[ReadingRow, Device, datetime] | Bad
+CheckResult = tuple[ReadingRow, Device] | Bad
 
 
 def _check_one(item: Any, w: _Window) -> CheckResult:
@@ -213,7 +212,7 @@ def _check_one(item: Any, w: _Window) -> CheckResult:
         float(value),
         None if quality is None else str(quality)[:MAX_QUALITY],
     )
-    return row, device, stamp
+    return row, device
 
 
 def _timestamp(ts: str) -> datetime | Bad:
@@ -292,12 +291,12 @@ def publish(session: Session, checked: Checked, duplicates: set[tuple[int, str, 
         {
             "device": device.code,
             "metric": row[1],
-            "ts": (stamp if stamp.utcoffset() == _ZERO else stamp.astimezone(UTC)).isoformat(),
+            "ts": row[2] / 1_000_000,
             "value": row[3],
             "entity_id": device.entity_id,
             "area_id": device.area_id,
         }
-        for row, device, stamp in zip(checked.rows, checked.devices, checked.stamps, strict=True)
+        for row, device in zip(checked.rows, checked.devices, strict=True)
         if not duplicates or row[:3] not in duplicates
     ]
     if payload:
