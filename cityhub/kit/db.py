@@ -140,8 +140,44 @@ def _one_writer_at_a_time(engine: Engine) -> None:
             held.release()
 
     event.listen(engine, "before_cursor_execute", before)
-    event.listen(engine, "commit", lambda conn: release(conn.info))
-    event.listen(engine, "rollback", lambda conn: release(conn.info))
+
+    # The lock goes back once the driver's COMMIT or ROLLBACK has returned. The engine's "commit" and
+    # "rollback" events come before that call: a writer let in there meets SQLite's busy handler and sleeps
+    # (two threads of 1 000-row inserts: 40 000 -> 57 000 rows/s once it no longer does).
+    ending: dict[int, dict[str, Any]] = {}
+
+    def ends(conn: Any) -> None:
+        key = id(conn.connection.dbapi_connection)
+        if conn.info.get(_WRITER) is not None:
+            ending[key] = conn.info
+        else:
+            ending.pop(key, None)
+
+    def ended(dbapi_connection: Any) -> None:
+        info = ending.pop(id(dbapi_connection), None)
+        if info is not None:
+            release(info)
+
+    dialect = engine.dialect
+    driver_commit, driver_rollback = dialect.do_commit, dialect.do_rollback
+
+    def do_commit(dbapi_connection: Any) -> None:
+        try:
+            driver_commit(dbapi_connection)
+        finally:
+            ended(dbapi_connection)
+
+    def do_rollback(dbapi_connection: Any) -> None:
+        try:
+            driver_rollback(dbapi_connection)
+        finally:
+            ended(dbapi_connection)
+
+    # This engine's dialect only (each engine has its own).
+    dialect.do_commit = do_commit  # type: ignore[method-assign]
+    dialect.do_rollback = do_rollback  # type: ignore[method-assign]
+    event.listen(engine, "commit", ends)
+    event.listen(engine, "rollback", ends)
 
     # A connection going back to the pool, or thrown away, ends whatever it had begun.
     def reset(_dbapi: Any, record: Any, _state: Any) -> None:
