@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from pydantic import ValidationError
 from sqlalchemy import select
@@ -32,11 +33,12 @@ class Compiled:
     key: str
     spec: IndicatorSpec
 
-    @property
+    # Read for every value the stream computes: worked out once per definition.
+    @cached_property
     def per(self) -> str:
         return self.spec.formula.per
 
-    @property
+    @cached_property
     def history_every_s(self) -> float:
         return seconds(self.spec.history_every)
 

@@ -359,8 +359,10 @@ class SensingStream:
         with unit_of_work(self.factory) as session:
             bind_principal(session, SYSTEM)
             batch = Batch(now=clock.now())
-            touched: dict[tuple[str, str], Series] = {}
+            touched: dict[int, Series] = {}  # by id(): one entry per series, in order of first reading
             wanted = self._wanted()
+            known, watches, silent = self.series, self.defs.watches, self.silent
+            processed = 0
             for item in raw:
                 # Metrics nothing watches cost one lookup (the readings are stored by telemetry anyway).
                 if not isinstance(item, dict) or item.get("metric") not in wanted:
@@ -368,15 +370,19 @@ class SensingStream:
                 r = parse(item)
                 if r is None:
                     continue
-                series = self._series(r)
+                series = known.get((r.device, r.metric))
+                if series is None or (r.area_id is not None and series.area_id != r.area_id):
+                    series = self._series(r)
                 if not series.add(r.ts, r.value):
                     continue
-                self.processed += 1
-                touched[(r.device, r.metric)] = series
-                self._watch_reading(session, series, r)
-            batch.devices = {device for device, _ in touched}
-            for series in touched.values():
-                batch.areas.update(self.areas.chain(session, series.area_id).values())
+                processed += 1
+                touched[id(series)] = series
+                if r.metric in watches or (silent and r.device in silent):
+                    self._watch_reading(session, series, r)
+            self.processed += processed
+            batch.devices = {series.device for series in touched.values()}
+            for area_id in {series.area_id for series in touched.values()}:
+                batch.areas.update(self.areas.chain(session, area_id).values())
             observations = self._evaluate(session, touched.values(), end=None)
             self._apply(session, observations, batch)
             self._notify(session, batch)
@@ -514,7 +520,8 @@ class SensingStream:
                     scored.add((compiled.id, series.device))
                     obs = self._score(compiled, formula, series, end_ts)
                 elif isinstance(formula, TelemetryFormula):
-                    obs = self._telemetry(compiled, formula, series, end_ts)
+                    value = evaluate.telemetry_value(formula, series, end_ts)
+                    obs = None if value is None else _entity_value(compiled, series, value, end_ts)
                 else:
                     continue
                 if compiled.per == "entity":
@@ -535,24 +542,6 @@ class SensingStream:
             if obs is not None:
                 observations.append(obs)
         return observations
-
-    def _telemetry(
-        self, compiled: Compiled, formula: TelemetryFormula, series: Series, end_ts: float
-    ) -> Observation | None:
-        value = evaluate.telemetry_value(formula, series, end_ts)
-        if value is None:
-            return None
-        return Observation(
-            compiled,
-            series.device,
-            "entity",
-            series.area_id,
-            value,
-            end_ts,
-            device=series.device,
-            metric=series.metric,
-            series=series,
-        )
 
     def _score(
         self, compiled: Compiled, formula: ScoreFormula, series: Series, end_ts: float
@@ -706,12 +695,13 @@ class SensingStream:
         spec = obs.indicator.spec.alert
         if spec is None:
             return
+        alerting = level is not None and level.is_warning and level.rank >= WarningLevel(spec.at).rank
+        if not alerting and not changed:
+            return
         type_ = spec.type or obs.indicator.key
         source = f"{obs.indicator.key}:{obs.subject}"
-        alerting = level is not None and level.is_warning and level.rank >= WarningLevel(spec.at).rank
         if not alerting:
-            if changed:
-                alerts.clear_open(session, source, type_, f"back to {level.label if level else 'normal'}")
+            alerts.clear_open(session, source, type_, f"back to {level.label if level else 'normal'}")
             return
         assert level is not None
         now = time.monotonic()
@@ -815,6 +805,22 @@ def _tick_time(payload: Any) -> datetime | None:
         except ValueError:
             return None
     return None
+
+
+def _entity_value(compiled: Compiled, series: Series, value: float, end_ts: float) -> Observation:
+    """One entity's value of a telemetry indicator (built for every series a batch touches)."""
+    return Observation(
+        compiled,
+        series.device,
+        "entity",
+        series.area_id,
+        value,
+        end_ts,
+        series.device,
+        series.metric,
+        [],
+        series,
+    )
 
 
 def _history_row(obs: Observation, level: WarningLevel | None) -> dict[str, Any]:

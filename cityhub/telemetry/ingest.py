@@ -138,13 +138,24 @@ class _Window:
         self.known = known
         self.latest, self.earliest = latest, earliest
         self.latest_us, self.earliest_us = to_us(latest), to_us(earliest)
-        self.specs: dict[tuple[str, str], catalog.MetricSpec | Bad] = {}
+        self.specs: dict[str, dict[str, catalog.MetricSpec | Bad]] = {}
+        # A gateway's batch often carries many readings taken at one moment: each ts text is parsed once.
+        self.stamps: dict[str, int | Bad] = {}
 
     def spec(self, device: Device, metric: str) -> catalog.MetricSpec | Bad:
-        key = (device.kind, metric)
-        found = self.specs.get(key)
+        of_kind = self.specs.get(device.kind)
+        if of_kind is None:
+            of_kind = self.specs[device.kind] = {}
+        found = of_kind.get(metric)
         if found is None:
-            found = self.specs[key] = _metric(device, metric)
+            found = of_kind[metric] = _metric(device, metric)
+        return found
+
+    def micros(self, ts: str) -> int | Bad:
+        found = self.stamps.get(ts)
+        if found is None:
+            stamp = _timestamp(ts)
+            found = self.stamps[ts] = stamp if isinstance(stamp, Bad) else to_us(stamp)
         return found
 
 
@@ -179,10 +190,9 @@ def _check_one(item: Any, w: _Window) -> CheckResult:
         return Bad(Reason.MALFORMED, f"value must be a number, got {_short(value)}")
     if not math.isfinite(value):
         return Bad(Reason.MALFORMED, f"value must be a finite number, got {_short(value)}")
-    stamp = _timestamp(ts)
-    if isinstance(stamp, Bad):
-        return stamp
-    micros = to_us(stamp)
+    micros = w.micros(ts)
+    if isinstance(micros, Bad):
+        return micros
     if micros > w.latest_us:
         return Bad(
             Reason.FUTURE, f"ts {ts} is after {w.latest.isoformat()} (the hub's clock plus the allowed skew)"
