@@ -68,6 +68,12 @@ class Result:
     channel: str
     readings: int
     seconds: float
+    cpu_s: float | None = None  # CPU time of the hub's process (HTTP, MQTT) or of the raw insert
+
+    @property
+    def cpu_us(self) -> float | None:
+        """CPU µs per reading: less at the mercy of other work on a shared machine than the rate."""
+        return self.cpu_s / self.readings * 1e6 if self.cpu_s is not None and self.readings else None
 
     @property
     def rate(self) -> float:
@@ -141,6 +147,15 @@ def _sensor(session: Session, i: int) -> tuple[int, str]:
     return entity.id, entity.code
 
 
+SERVERS: dict[int, int] = {}  # port → pid of the hub serving it
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -169,8 +184,10 @@ def server(url: str, workdir: Path, mqtt_topic: str | None) -> Iterator[int]:
         process = subprocess.Popen(command, env=env, cwd=workdir, stdout=out, stderr=subprocess.STDOUT)
     try:
         _wait(port, process, log)
+        SERVERS[port] = process.pid
         yield port
     finally:
+        SERVERS.pop(port, None)
         process.send_signal(signal.SIGINT)
         try:
             process.wait(timeout=20)
@@ -301,8 +318,9 @@ def _dbapi(url: str) -> Iterator[Any]:
         yield conn
 
 
-def run_raw(url: str, rows: list[tuple[int, str, datetime, float]], size: int) -> float:
-    """The same rows with the driver's executemany, one transaction per ``size`` rows (after a clean-up)."""
+def run_raw(url: str, rows: list[tuple[int, str, datetime, float]], size: int) -> tuple[float, float]:
+    """The same rows with the driver's executemany, one transaction per ``size`` rows (after a clean-up):
+    (seconds, CPU seconds of this process)."""
     epoch = datetime(1970, 1, 1, tzinfo=UTC)
     us = timedelta(microseconds=1)
     params = [(e, "water_level", (t - epoch) // us, v) for e, _c, t, v in rows]
@@ -311,12 +329,12 @@ def run_raw(url: str, rows: list[tuple[int, str, datetime, float]], size: int) -
     with _dbapi(url) as conn:
         conn.execute("DELETE FROM telemetry_readings")
         conn.commit()
-        began = time.perf_counter()
+        began, cpu = time.perf_counter(), time.process_time()
         for i in range(0, len(params), size):
             cursor = conn.cursor()
             cursor.executemany(sql, params[i : i + size])
             conn.commit()
-        return time.perf_counter() - began
+        return time.perf_counter() - began, time.process_time() - cpu
 
 
 # ---------------------------------------------------------------- main
@@ -337,39 +355,37 @@ def bench_backend(backend: str, args: argparse.Namespace) -> list[Result]:
             # Warm-up (connections, caches) with readings a day earlier, not counted.
             warm = readings(pairs, min(args.batch * 5, args.readings), start - timedelta(days=0.5))
             run_http(port, token, bodies(warm, args.batch), args.clients)
+            cpu = cpu_seconds(SERVERS[port])
             seconds, accepted = run_http(port, token, payloads, args.clients)
+            cpu = cpu_seconds(SERVERS[port]) - cpu
             if accepted != len(rows):
                 raise RuntimeError(f"HTTP: {accepted} of {len(rows)} accepted")
-            results.append(Result(backend, f"HTTP batch ({args.batch}/request)", len(rows), seconds))
+            results.append(Result(backend, f"HTTP batch ({args.batch}/request)", len(rows), seconds, cpu))
             if topic:
                 mqtt_rows = readings(pairs, args.mqtt_readings, start + timedelta(hours=6))
                 already = count_readings(url)
+                cpu = cpu_seconds(SERVERS[port])
                 secs = run_mqtt(url, topic, mqtt_rows, args.mqtt_batch, already)
+                cpu = cpu_seconds(SERVERS[port]) - cpu
                 results.append(
-                    Result(backend, f"MQTT ({args.mqtt_batch}/message, QoS 1)", len(mqtt_rows), secs)
+                    Result(backend, f"MQTT ({args.mqtt_batch}/message, QoS 1)", len(mqtt_rows), secs, cpu)
                 )
-        results.append(
-            Result(
-                backend,
-                f"raw executemany ({args.batch}/transaction)",
-                len(rows),
-                run_raw(url, rows, args.batch),
-            )
-        )
+        secs, cpu = run_raw(url, rows, args.batch)
+        results.append(Result(backend, f"raw executemany ({args.batch}/transaction)", len(rows), secs, cpu))
     return results
 
 
 def report(results: list[Result], markdown: bool) -> str:
     raw = {r.backend: r.rate for r in results if r.channel.startswith("raw")}
     lines = [
-        "| backend | path | readings | seconds | readings/s | share of raw |",
-        "|---|---|---|---|---|---|",
+        "| backend | path | readings | seconds | readings/s | share of raw | CPU µs/reading |",
+        "|---|---|---|---|---|---|---|",
     ]
     for r in results:
         share = r.rate / raw[r.backend] if raw.get(r.backend) else 0
-        lines.append(
-            f"| {r.backend} | {r.channel} | {r.readings:,} | {r.seconds:.2f} | {r.rate:,.0f} | {share:.0%} |"
-        )
+        cpu = f"{r.cpu_us:.1f}" if r.cpu_us is not None else ""
+        row = [r.backend, r.channel, f"{r.readings:,}", f"{r.seconds:.2f}", f"{r.rate:,.0f}", f"{share:.0%}"]
+        lines.append("| " + " | ".join([*row, cpu]) + " |")
     text = "\n".join(lines)
     return text if markdown else text.replace("|", " ").replace("---", "")
 
