@@ -1,0 +1,40 @@
+"""Process roles: an API process of a scale-out hub does no background work; the embedded default does it
+all."""
+
+from __future__ import annotations
+
+import threading
+
+from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session, sessionmaker
+
+from cityhub.app import Role, create_app
+from cityhub.kit.settings import Settings
+
+
+def _scheduler_threads() -> list[str]:
+    return [t.name for t in threading.enumerate() if t.name == "cityhub-deadlines"]
+
+
+def test_an_api_process_runs_no_scheduler_pipeline_or_mqtt(
+    settings: Settings, session_factory: sessionmaker[Session]
+) -> None:
+    settings = settings.model_copy(update={"mqtt_url": "mqtt://127.0.0.1:1883"})
+    app = create_app(settings, session_factory, role=Role.API)
+    with TestClient(app) as client:
+        assert client.get("/healthz").status_code == 200
+        assert app.state.sensing is None
+        # The telemetry router starts the MQTT subscription when the URL is set: not for an API process.
+        assert app.state.settings.mqtt_url is None and app.state.mqtt_ingest is None
+        assert _scheduler_threads() == []
+
+
+def test_the_embedded_default_runs_them_in_its_one_process(
+    settings: Settings, session_factory: sessionmaker[Session]
+) -> None:
+    app = create_app(settings, session_factory)
+    with TestClient(app) as client:
+        assert client.get("/healthz").status_code == 200
+        assert app.state.sensing is not None
+        assert _scheduler_threads() == ["cityhub-deadlines"]
+    assert _scheduler_threads() == []
