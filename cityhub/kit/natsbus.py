@@ -176,7 +176,8 @@ class NatsBridge:
             return
         loop.call_soon_threadsafe(loop.stop)
         thread.join(timeout=10)
-        loop.close()
+        if not loop.is_running():  # else a stuck callback keeps it; the daemon thread ends with the process
+            loop.close()
 
     async def _open(self) -> None:
         try:
