@@ -15,6 +15,7 @@ warm-up, so a collapse in one phase cannot leak into the next:
     python bench/bench_events.py                        # both backends: 16 in flight, then 200/s for 60 s
     python bench/bench_events.py --backend sqlite --rate 50 100 200 --seconds 30 --markdown
     python bench/bench_events.py --backend postgresql --workers 2   # `cityhub serve --workers 2` (NATS)
+    python bench/bench_events.py --concurrency 1 --rate          # one at a time: the cost of one creation
 
 Exits 1 when any request failed (non-2xx or no answer): errors must be 0.
 """
@@ -709,7 +710,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--backend", choices=[*BACKENDS, "both"], default="both")
     parser.add_argument(
-        "--rate", type=float, nargs="+", default=[200.0], help="open-loop arrival rate(s), requests/s"
+        "--rate",
+        type=float,
+        nargs="*",
+        default=[200.0],
+        help="open-loop arrival rate(s), requests/s; none (`--rate` alone) for the closed loop only",
     )
     parser.add_argument(
         "--target-rate", type=float, default=200.0, help="the rate the target is judged at; sizes the raw run"
