@@ -12,7 +12,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -155,6 +155,10 @@ def _children(pid: int) -> dict[int, str]:
     return out
 
 
+def _all_ended(pids: Iterable[int]) -> bool:
+    return not [pid for pid in pids if _alive(pid)]
+
+
 def _alive(pid: int) -> bool:
     try:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
@@ -219,7 +223,8 @@ def test_serve_workers_runs_api_processes_and_one_worker_that_takes_the_readings
         # SIGTERM to the command: it stops the API processes and the worker, and exits.
         hub.process.send_signal(signal.SIGTERM)
         assert hub.process.wait(timeout=90) == 0, hub.tail()
-        assert not [pid for pid in children if _alive(pid)], children
+        # multiprocessing's resource tracker ends once it sees the parent gone: give the children a moment.
+        wait_until(lambda: _all_ended(children), timeout=15, what=f"the end of {children}")
     log = hub.tail()
     assert "cityhub worker running: scheduler, sensing pipeline" in log
     assert "cityhub worker stopping" in log
