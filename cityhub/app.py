@@ -99,8 +99,7 @@ def create_app(
 
     app = FastAPI(title="cityhub", version=__version__, description=DESCRIPTION, lifespan=lifespan)
     app.state.settings = settings
-    app.state.role = role
-    app.state.runs_background = role.runs_background  # read by the sensing pipeline's lifespan
+    app.state.role = role  # the sensing pipeline's lifespan asks it whether this process runs background work
     app.state.session_factory = session_factory
     # Routing table + active classifier, duplicates merged, gazetteer notes (cityhub.dispatch.service).
     app.state.dispatch_policy = HubDispatchPolicy(settings)

@@ -45,7 +45,8 @@ class Pipeline:
 
 @asynccontextmanager
 async def sensing_lifespan(app: FastAPI) -> AsyncIterator[None]:
-    if not getattr(app.state, "runs_background", True):
+    role = getattr(app.state, "role", None)  # an app not built by create_app runs everything
+    if role is not None and not role.runs_background:
         app.state.sensing = None
         yield
         return
