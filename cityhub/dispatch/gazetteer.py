@@ -75,6 +75,7 @@ WEIGHT_FULL_NAME = 3.0
 WEIGHT_SHORT_NAME = 2.0
 WEIGHT_PLACE = 2.0
 ADDRESS_LEVELS = (AreaLevel.DISTRICT, AreaLevel.STREET, AreaLevel.COMMUNITY)
+RESOLVED_KEPT = 4096  # addresses remembered per index
 
 
 # ---------------------------------------------------------------- the index
@@ -115,6 +116,9 @@ class Index:
 
     nodes: dict[int, Node] = field(default_factory=dict)
     names: dict[str, list[Meaning]] = field(default_factory=dict)
+    # Addresses already resolved against this index (intake reads each address twice: to locate the
+    # report and to explain its location). Bounded; dropped with the index when areas or places change.
+    resolved: dict[str, AddressMatch] = field(default_factory=dict, repr=False, compare=False)
 
     def add(self, name: str, meaning: Meaning) -> None:
         if len(name) >= 2:
@@ -201,7 +205,7 @@ def _build_and_teach(session: Session) -> Index:
     return index
 
 
-_cache = PerDatabase([Area, Place], _build_and_teach)
+_cache = PerDatabase(_build_and_teach)
 
 
 def index(session: Session) -> Index:
@@ -246,6 +250,16 @@ def resolve(session: Session, text: str | None) -> AddressMatch:
     if not text or not text.strip():
         return AddressMatch({})
     idx = index(session)
+    known = idx.resolved.get(text)
+    if known is None:
+        known = _resolve(idx, text)
+        if len(idx.resolved) >= RESOLVED_KEPT:
+            idx.resolved.clear()
+        idx.resolved[text] = known
+    return known
+
+
+def _resolve(idx: Index, text: str) -> AddressMatch:
     mentions = [(token, idx.names[token]) for token in segmenter.cut(text) if token in idx.names]
     if not mentions:
         return AddressMatch({})
@@ -402,7 +416,6 @@ def add_places(session: Session, rows: Iterable[PlaceIn], *, source: str = "impo
             existing[(row.name, area_id)] = entry
         saved.append(entry)
     session.flush()
-    _cache.clear()
     return saved
 
 
@@ -461,4 +474,3 @@ def delete_place(session: Session, place_id: int) -> None:
         raise NotFound(f"no place {place_id}")
     session.delete(entry)
     session.flush()
-    _cache.clear()

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import bindparam, or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cityhub.events.categories import lineage
+from cityhub.kit.cache import PerDatabase
 from cityhub.kit.errors import NotFound, Unprocessable
 from cityhub.models.area import Area
 from cityhub.models.org import Department
@@ -19,32 +20,48 @@ class Route:
     lead_department_id: int
     co_department_ids: tuple[int, ...]
     rule_id: int
+    category_id: int | None = None  # what the rule matches (None: any)
+    area_id: int | None = None
 
 
-# Built once: intake routes every report (statement building costs more than running it).
-_CANDIDATES = select(RoutingRule).where(
-    or_(
-        RoutingRule.category_id.is_(None),
-        RoutingRule.category_id.in_(bindparam("categories", expanding=True)),
-    ),
-    or_(RoutingRule.area_id.is_(None), RoutingRule.area_id.in_(bindparam("areas", expanding=True))),
-)
+def _rules(session: Session) -> dict[int | None, list[Route]]:
+    """The routing table by category (``None``: rules for any category)."""
+    columns = (
+        RoutingRule.id,
+        RoutingRule.category_id,
+        RoutingRule.area_id,
+        RoutingRule.lead_department_id,
+        RoutingRule.co_department_ids,
+    )
+    by_category: dict[int | None, list[Route]] = {}
+    for r in session.execute(select(*columns).order_by(RoutingRule.id)):
+        route = Route(r.lead_department_id, tuple(r.co_department_ids or ()), r.id, r.category_id, r.area_id)
+        by_category.setdefault(r.category_id, []).append(route)
+    return by_category
+
+
+_cache = PerDatabase(_rules)  # intake routes every report
 
 
 def find_route(session: Session, category_id: int | None, area_ids: list[int]) -> Route | None:
     """``area_ids`` are the event's areas, deepest first; a rule's ``None`` matches any category or area."""
     categories = lineage(session, category_id)
-    rules = session.scalars(_CANDIDATES, {"categories": categories, "areas": area_ids}).all()
+    by_category = _cache.get(session)
+    rules = [
+        rule
+        for category in (*categories, None)
+        for rule in by_category.get(category, ())
+        if rule.area_id is None or rule.area_id in area_ids
+    ]
     if not rules:
         return None
 
-    def specificity(rule: RoutingRule) -> tuple[int, int, int]:
+    def specificity(rule: Route) -> tuple[int, int, int]:
         cat = len(categories) - categories.index(rule.category_id) if rule.category_id in categories else 0
         area = len(area_ids) - area_ids.index(rule.area_id) if rule.area_id in area_ids else 0
-        return (cat, area, -rule.id)
+        return (cat, area, -rule.rule_id)
 
-    best = max(rules, key=specificity)
-    return Route(best.lead_department_id, tuple(best.co_department_ids or ()), best.id)
+    return max(rules, key=specificity)
 
 
 def add_rule(

@@ -31,7 +31,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -48,6 +48,7 @@ from cityhub.dispatch.threshold import apply_threshold, choose_threshold
 from cityhub.events import service as events
 from cityhub.events.service import DispatchPolicy
 from cityhub.geo import service as geo
+from cityhub.kit.cache import PerDatabase
 from cityhub.kit.errors import NotFound, Unprocessable
 from cityhub.kit.settings import Settings
 from cityhub.kit.timeutil import clock
@@ -72,6 +73,24 @@ DEFAULT_TARGET_PRECISION = 0.97
 # ---------------------------------------------------------------- loading models
 
 
+class ModelRow(Protocol):
+    """What loading a model needs of its registry row (a ``DispatchModel`` or the kept ``ActiveModel``)."""
+
+    @property
+    def version(self) -> str: ...
+    @property
+    def path(self) -> str: ...
+    @property
+    def threshold(self) -> float | None: ...
+
+
+@dataclass(frozen=True)
+class ActiveModel:
+    version: str
+    path: str
+    threshold: float | None
+
+
 class ModelStore:
     """Trained classifiers read from the data directory once, then kept in memory by version."""
 
@@ -80,10 +99,10 @@ class ModelStore:
         self._lock = threading.Lock()
         self._loaded: dict[str, TextClassifier] = {}
 
-    def path(self, row: DispatchModel) -> Path:
+    def path(self, row: ModelRow) -> Path:
         return self.data_dir / row.path
 
-    def load(self, row: DispatchModel) -> TextClassifier:
+    def load(self, row: ModelRow) -> TextClassifier:
         with self._lock:
             model = self._loaded.get(row.version)
         if model is None:
@@ -93,14 +112,22 @@ class ModelStore:
         return model
 
 
-_ACTIVE = select(DispatchModel).where(DispatchModel.active.is_(True)).limit(1)  # every intake asks
+_ACTIVE = select(DispatchModel).where(DispatchModel.active.is_(True)).limit(1)
 
 
 def active_model(session: Session) -> DispatchModel | None:
     return session.scalar(_ACTIVE)
 
 
-def review_threshold(row: DispatchModel) -> float:
+def _kept_active(session: Session) -> ActiveModel | None:
+    row = active_model(session)
+    return None if row is None else ActiveModel(row.version, row.path, row.threshold)
+
+
+_active_cache = PerDatabase(_kept_active)  # every intake asks
+
+
+def review_threshold(row: ModelRow) -> float:
     """The confidence at which the model's suggestions go out without a person (1.0: never below certain)."""
     return 1.0 if row.threshold is None else max(row.threshold, MIN_THRESHOLD)
 
@@ -133,9 +160,9 @@ class HubDispatchPolicy(DispatchPolicy):
         twin.store = self.store
         return twin
 
-    def model(self, session: Session) -> tuple[DispatchModel, TextClassifier] | None:
+    def model(self, session: Session) -> tuple[ActiveModel, TextClassifier] | None:
         """The active model, loaded; the review threshold is set to the one chosen for it."""
-        row = active_model(session)
+        row = _active_cache.get(session)
         if row is None:
             self.review_threshold = self.default_threshold
             return None

@@ -5,10 +5,12 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 
-from sqlalchemy import Select, bindparam, literal, or_, select
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
+from cityhub.kit.cache import PerDatabase
 from cityhub.kit.errors import BadRequest, NotFound
 from cityhub.models.category import Category
 
@@ -57,39 +59,58 @@ def import_csv(session: Session, text: str) -> int:
     return import_rows(session, rows)
 
 
-# Intake looks a category up and walks its lineage on every report: the statements are built once here
-# (building a statement, a recursive one above all, costs more than SQLite takes to run it).
-_BY_REF = (
-    select(Category)
-    .where(
-        or_(
-            Category.code == bindparam("ref"),
-            Category.path == bindparam("ref"),
-            Category.name == bindparam("ref"),
-        )
-    )
-    .limit(2)
-)
+@dataclass(frozen=True)
+class CategoryRef:
+    id: int
+    code: str
+    name: str
+    level: int
+    parent_id: int | None
+    path: str
 
 
-def _lineage_statement() -> Select[int]:
-    up = (
-        select(Category.id, Category.parent_id, literal(0).label("depth"))
-        .where(Category.id == bindparam("category_id"))
-        .cte("lineage", recursive=True)
-    )
-    parent = aliased(Category)
-    up = up.union_all(select(parent.id, parent.parent_id, up.c.depth + 1).where(parent.id == up.c.parent_id))
-    return select(up.c.id).order_by(up.c.depth)
+@dataclass
+class Taxonomy:
+    """The whole taxonomy in memory (a few hundred rows): intake looks a category up on every report."""
+
+    by_id: dict[int, CategoryRef] = field(default_factory=dict)
+    by_key: dict[str, list[CategoryRef]] = field(default_factory=dict)  # code, path and name
+
+    def add(self, category: CategoryRef) -> None:
+        self.by_id[category.id] = category
+        for key in {category.code, category.path, category.name}:
+            self.by_key.setdefault(key, []).append(category)
+
+    def lineage(self, category_id: int) -> list[int]:
+        out: list[int] = []
+        found = self.by_id.get(category_id)
+        while found is not None and len(out) < 8:
+            out.append(found.id)
+            found = self.by_id.get(found.parent_id) if found.parent_id is not None else None
+        return out or [category_id]
 
 
-_LINEAGE = _lineage_statement()
+_COLUMNS = (Category.id, Category.code, Category.name, Category.level, Category.parent_id, Category.path)
 
 
-def find(session: Session, ref: str) -> Category:
+def _build(session: Session) -> Taxonomy:
+    taxonomy = Taxonomy()
+    for row in session.execute(select(*_COLUMNS).order_by(Category.id)):
+        taxonomy.add(CategoryRef(*row))
+    return taxonomy
+
+
+_cache = PerDatabase(_build)
+
+
+def taxonomy(session: Session) -> Taxonomy:
+    return _cache.get(session)
+
+
+def find(session: Session, ref: str) -> CategoryRef:
     """A category by code (01.02.03), full path (城乡建设/安全生产/安全隐患) or unique name."""
     ref = ref.strip()
-    matches = list(session.scalars(_BY_REF, {"ref": ref}))
+    matches = taxonomy(session).by_key.get(ref, [])
     if len(matches) == 1:
         return matches[0]
     if len(matches) > 1:
@@ -101,12 +122,5 @@ def find(session: Session, ref: str) -> Category:
 
 
 def lineage(session: Session, category_id: int | None) -> list[int]:
-    """The category and its ancestors, deepest first (remembered for the rest of the session's work)."""
-    known: dict[int, list[int]] = session.info.setdefault("category_lineage", {})
-    if category_id is None:
-        return []
-    if category_id not in known:
-        # One recursive query up the tree (a taxonomy is three or four levels deep).
-        found = list(session.scalars(_LINEAGE, {"category_id": category_id}))
-        known[category_id] = found or [category_id]
-    return list(known[category_id])
+    """The category and its ancestors, deepest first."""
+    return [] if category_id is None else taxonomy(session).lineage(category_id)

@@ -7,11 +7,12 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
 
-from sqlalchemy import bindparam, or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cityhub.events.calendar import Deadline, WorkCalendar
 from cityhub.events.categories import lineage
+from cityhub.kit.cache import PerDatabase
 from cityhub.kit.errors import Unprocessable
 from cityhub.models.event import (
     AssignmentRole,
@@ -46,26 +47,51 @@ def parse_deadline(text: str) -> Deadline:
         raise Unprocessable(str(exc)) from exc
 
 
-# Built once: every dispatch looks its SLA up.
-_CANDIDATES = select(SlaPolicy).where(
-    or_(SlaPolicy.category_id.is_(None), SlaPolicy.category_id.in_(bindparam("categories", expanding=True))),
-    or_(SlaPolicy.urgency.is_(None), SlaPolicy.urgency == bindparam("urgency")),
-)
+@dataclass(frozen=True)
+class _SlaRow:
+    id: int
+    category_id: int | None
+    urgency: str | None
+    sla: Sla
+
+
+def _slas(session: Session) -> dict[int | None, list[_SlaRow]]:
+    """The SLA table by category (``None``: any category), parsed once."""
+    columns = (
+        SlaPolicy.id,
+        SlaPolicy.category_id,
+        SlaPolicy.urgency,
+        SlaPolicy.sign_within,
+        SlaPolicy.resolve_within,
+    )
+    by_category: dict[int | None, list[_SlaRow]] = {}
+    for r in session.execute(select(*columns).order_by(SlaPolicy.id)):
+        sla = Sla(Deadline.parse(r.sign_within), Deadline.parse(r.resolve_within))
+        by_category.setdefault(r.category_id, []).append(_SlaRow(r.id, r.category_id, r.urgency, sla))
+    return by_category
+
+
+_cache = PerDatabase(_slas)  # every dispatch looks its SLA up
 
 
 def find_sla(session: Session, category_id: int | None, urgency: Urgency) -> Sla:
     """The most specific SLA: category (deepest first) beats urgency beats the catch-all."""
     categories = lineage(session, category_id)
-    rows = session.scalars(_CANDIDATES, {"categories": categories, "urgency": urgency.value}).all()
+    by_category = _cache.get(session)
+    rows = [
+        row
+        for category in (*categories, None)
+        for row in by_category.get(category, ())
+        if row.urgency is None or row.urgency == urgency.value
+    ]
     if not rows:
         return Sla(Deadline.parse(DEFAULT_SLA[0]), Deadline.parse(DEFAULT_SLA[1]))
 
-    def specificity(row: SlaPolicy) -> tuple[int, int]:
+    def specificity(row: _SlaRow) -> tuple[int, int]:
         cat = len(categories) - categories.index(row.category_id) if row.category_id in categories else 0
         return (cat, 1 if row.urgency else 0)
 
-    best = max(rows, key=specificity)
-    return Sla(Deadline.parse(best.sign_within), Deadline.parse(best.resolve_within))
+    return max(rows, key=specificity).sla
 
 
 def set_sla(

@@ -39,6 +39,7 @@ from cityhub.models.event import (
     EventStatus,
 )
 from cityhub.models.org import Department, Role
+from cityhub.org import service as org
 
 OPEN_ASSIGNMENT = (AssignmentStatus.PENDING, AssignmentStatus.ACCEPTED, AssignmentStatus.IN_PROGRESS)
 
@@ -391,8 +392,9 @@ def _dispatch(
     dispatch_policy: DispatchPolicy,
     data: dict[str, Any] | None = None,
 ) -> None:
+    known = org.departments(session)
     for dept_id in (lead_id, *co_ids):
-        department = session.get(Department, dept_id)
+        department = known.get(dept_id)
         if department is None or not department.active:
             raise Unprocessable(f"department {dept_id} does not exist or is inactive")
     if lead_id in co_ids:

@@ -3,51 +3,37 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, TypeVar
+from typing import Any
 
-from sqlalchemy import BindParameter, Select, bindparam, select
+from sqlalchemy import BindParameter, bindparam, select
 from sqlalchemy.orm import Session
 
 from cityhub.access import policy
 from cityhub.access.masking import mask_name, mask_phone
 from cityhub.access.principal import Principal
 from cityhub.audit.hooks import record
-from cityhub.events import service, states
+from cityhub.events import categories, service, states
 from cityhub.events.schemas import ActionOut, AreaRef, AssignmentOut, AttachmentIn, DepartmentRef, EventOut
-from cityhub.models.area import Area
-from cityhub.models.category import Category
+from cityhub.geo import service as geo
 from cityhub.models.event import Attachment, Event, EventAssignment
-from cityhub.models.org import Department
+from cityhub.org import service as org
 
-T = TypeVar("T")
 _IDS: BindParameter[list[int]] = bindparam("ids", expanding=True)
-# Built once (every answer about events runs them; building a statement costs more than running it).
+# Built once (every answer about events runs it; building a statement costs more than running it).
 _ASSIGNMENTS = select(EventAssignment).where(EventAssignment.event_id.in_(_IDS)).order_by(EventAssignment.id)
-_AREAS = select(Area).where(Area.id.in_(_IDS))
-_CATEGORIES = select(Category).where(Category.id.in_(_IDS))
-_DEPARTMENTS = select(Department).where(Department.id.in_(_IDS))
-
-
-def _all(session: Session, statement: Select[T], ids: set[int]) -> Sequence[T]:
-    """The rows of ``statement`` for ``ids``; none asked, no query."""
-    return session.scalars(statement, {"ids": sorted(ids)}).all() if ids else []
 
 
 class _Lookups:
-    """Areas, categories, departments and assignments for a page of events, one query each."""
+    """Assignments for a page of events in one query; areas, categories and departments from memory."""
 
     def __init__(self, session: Session, events: Sequence[Event]) -> None:
         ids = [e.id for e in events]
         self.assignments: dict[int, list[EventAssignment]] = {i: [] for i in ids}
         for a in session.scalars(_ASSIGNMENTS, {"ids": ids}):
             self.assignments[a.event_id].append(a)
-        area_ids = {x for e in events for x in (e.district_id, e.street_id, e.community_id, e.grid_id) if x}
-        self.areas = {a.id: a for a in _all(session, _AREAS, area_ids)}
-        cat_ids = {x for e in events for x in (e.category_id, e.suggested_category_id) if x}
-        self.categories = {c.id: c for c in _all(session, _CATEGORIES, cat_ids)}
-        dept_ids = {a.department_id for lst in self.assignments.values() for a in lst}
-        dept_ids |= {x for e in events for x in (e.lead_department_id, e.suggested_department_id) if x}
-        self.departments = {d.id: d for d in _all(session, _DEPARTMENTS, dept_ids)}
+        self.areas = geo.area_rows(session)
+        self.categories = categories.taxonomy(session).by_id
+        self.departments = org.departments(session)
 
     def department(self, dept_id: int | None) -> DepartmentRef | None:
         d = self.departments.get(dept_id) if dept_id else None

@@ -52,7 +52,6 @@ def import_records(session: Session, records: Sequence[AreaRecord]) -> int:
             session.add(area)
             by_code[record.code] = area
     session.flush()
-    _cache.clear()
     return len(records)
 
 
@@ -66,7 +65,30 @@ def _build(session: Session) -> tuple[AreaIndex, dict[str, tuple[int, AreaLevel]
     return AreaIndex(shapes), codes
 
 
-_cache = PerDatabase([Area], _build)
+_cache = PerDatabase(_build)
+
+
+@dataclass(frozen=True)
+class AreaRow:
+    """What the event views show of an area."""
+
+    id: int
+    code: str
+    name: str
+
+
+def _rows(session: Session) -> dict[int, AreaRow]:
+    return {
+        r.id: AreaRow(r.id, r.code, r.name) for r in session.execute(select(Area.id, Area.code, Area.name))
+    }
+
+
+_rows_cache = PerDatabase(_rows)
+
+
+def area_rows(session: Session) -> dict[int, AreaRow]:
+    """Every area's id, code and name (kept in memory: every event shown names its areas)."""
+    return _rows_cache.get(session)
 
 
 def locate(session: Session, lon: float, lat: float, crs: CRS = CRS.WGS84) -> Located:

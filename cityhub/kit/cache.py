@@ -1,47 +1,46 @@
-"""Values built from a database's tables and kept in the process until those tables change.
+"""Reference data built from a database's tables and kept in the process until those tables change.
 
-The spatial index of the areas and the gazetteer are expensive to build and read on every intake. Each
-is kept per database (by URL) with a *generation*: the row count and highest id of the tables it was
-built from. The generation is read once per session — not once per lookup — and read again after a
-flush of that session has written to those tables, so the session that imports areas sees them at
-once and another process sees them from its next request. Changes that keep count and highest id
-(an edited boundary) clear the cache explicitly where they are made (``clear``).
+Intake reads the area tree, the gazetteer, the taxonomy, departments, routing rules, SLAs and the active
+model on every report; reading them from the database each time cost about a third of a creation. Each
+is kept per database (by URL) with the *reference revision* it was built at: one row whose value
+database triggers replace with a random one on every write to those tables (``REFERENCE_TABLES``,
+migration 0008), whoever writes — another process, the CLI, plain SQL. A session reads the revision
+once per transaction, not once per lookup, and again after one of its flushes has written to those
+tables, so the session that edits a routing rule sees it at once and another process sees it from its
+next request.
+
+Random rather than counted: a write that is rolled back leaves the revision as it was, and a value
+seen inside that transaction is never given to a later one (docs/decisions/0014).
 """
 
 from __future__ import annotations
 
-import functools
 import threading
-from collections.abc import Callable, Sequence
-from typing import Any, Generic, TypeVar
+from collections.abc import Callable
+from typing import Generic, TypeVar
 
-from sqlalchemy import Select, event, func, select
-from sqlalchemy.orm import Session, UOWTransaction
+from sqlalchemy import event, select
+from sqlalchemy.orm import Session, SessionTransaction, UOWTransaction
 
-from cityhub.kit.db import Base
+from cityhub.models.revision import REFERENCE_TABLES, ReferenceRevision
 
 T = TypeVar("T")
 
-Generation = tuple[int, ...]
-_MEMO = "cityhub.cache.generations"
+_MEMO = "cityhub.cache.revision"
+_READ = select(ReferenceRevision.value).where(ReferenceRevision.id == 1)
 
 
 class PerDatabase(Generic[T]):
-    """``build(session)`` kept per database until the generation of ``tables`` changes."""
+    """``build(session)`` kept per database until the reference revision changes."""
 
-    def __init__(self, tables: Sequence[type[Base]], build: Callable[[Session], T]) -> None:
-        self.tables = tuple(tables)
+    def __init__(self, build: Callable[[Session], T]) -> None:
         self._build = build
         self._lock = threading.Lock()
-        self._entries: dict[str, tuple[Generation, T]] = {}
-
-    def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
+        self._entries: dict[str, tuple[int, T]] = {}
 
     def get(self, session: Session) -> T:
         key = str(session.get_bind().engine.url)
-        current = generation(session, self.tables)
+        current = revision(session)
         with self._lock:
             entry = self._entries.get(key)
         if entry is not None and entry[0] == current:
@@ -52,31 +51,29 @@ class PerDatabase(Generic[T]):
         return value
 
 
-def generation(session: Session, tables: Sequence[type[Base]]) -> Generation:
-    """Row count and highest id of each table, remembered by the session until it writes to them."""
-    memo: dict[type[Base], Generation] = session.info.setdefault(_MEMO, {})
-    unknown = tuple(table for table in tables if table not in memo)
-    if unknown:  # one round trip for all of them
-        values = session.execute(_counting(unknown)).one()
-        for i, table in enumerate(unknown):
-            memo[table] = (int(values[2 * i] or 0), int(values[2 * i + 1] or 0))
-    return tuple(part for table in tables for part in memo[table])
-
-
-@functools.cache
-def _counting(tables: tuple[type[Base], ...]) -> Select[*tuple[Any, ...]]:
-    """The count and highest id of each table in one statement, built once per set of tables."""
-    columns = []
-    for table in tables:
-        columns += [select(func.count()).select_from(table).scalar_subquery()]
-        columns += [select(func.max(table.id)).scalar_subquery()]  # type: ignore[attr-defined]
-    return select(*columns)
+def revision(session: Session) -> int:
+    """The reference revision, remembered by the session until it writes to a reference table."""
+    known: int | None = session.info.get(_MEMO)
+    if known is None:
+        known = int(session.scalar(_READ) or 0)
+        session.info[_MEMO] = known
+    return known
 
 
 @event.listens_for(Session, "after_flush")
-def _forget_written_tables(session: Session, _flush: UOWTransaction) -> None:
-    memo: dict[type[Base], Generation] | None = session.info.get(_MEMO)
-    if not memo:
+def _forget_after_writing(session: Session, _flush: UOWTransaction) -> None:
+    if _MEMO not in session.info:
         return
     for instance in (*session.new, *session.dirty, *session.deleted):
-        memo.pop(type(instance), None)
+        if getattr(instance, "__tablename__", None) in REFERENCE_TABLES:
+            del session.info[_MEMO]
+            return
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_at_the_end(session: Session, transaction: SessionTransaction) -> None:
+    """A long-lived session (a job, the CLI) reads it afresh in its next transaction; after a rolled-back
+    savepoint the value read inside it is gone from the database too. (A flush's own inner
+    transaction is neither.)"""
+    if transaction.parent is None or transaction.nested:
+        session.info.pop(_MEMO, None)

@@ -25,6 +25,7 @@ from cityhub.models.event import (
 )
 from cityhub.models.indicator import Indicator, IndicatorState, IndicatorValue, MetricWatch
 from cityhub.models.org import ApiToken, Department, RefreshToken, User
+from cityhub.models.revision import ReferenceRevision
 from cityhub.models.routing import RoutingRule, SlaPolicy
 from cityhub.models.telemetry import DeadLetter, DirtyMinute, Reading, Rollup
 
@@ -62,6 +63,7 @@ __all__ = [
     "QualityAlert",
     "QualityRun",
     "Reading",
+    "ReferenceRevision",
     "RefreshToken",
     "Rollup",
     "RoutingRule",

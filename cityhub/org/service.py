@@ -2,17 +2,43 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cityhub.access.passwords import hash_password
 from cityhub.access.principal import Principal
+from cityhub.kit.cache import PerDatabase
 from cityhub.kit.errors import Conflict, NotFound, Unprocessable
 from cityhub.kit.timeutil import clock
 from cityhub.models.area import Area, AreaLevel
 from cityhub.models.org import Department, DepartmentKind, Role, User
 
 MIN_PASSWORD_LENGTH = 8
+
+
+@dataclass(frozen=True)
+class DepartmentRow:
+    """What intake and the event views need of a department, kept in memory (see ``kit.cache``)."""
+
+    id: int
+    code: str
+    name: str
+    active: bool
+
+
+def _departments(session: Session) -> dict[int, DepartmentRow]:
+    rows = session.execute(select(Department.id, Department.code, Department.name, Department.active))
+    return {r.id: DepartmentRow(r.id, r.code, r.name, r.active) for r in rows}
+
+
+_departments_cache = PerDatabase(_departments)
+
+
+def departments(session: Session) -> dict[int, DepartmentRow]:
+    """Every department by id."""
+    return _departments_cache.get(session)
 
 
 def principal_for(session: Session, user: User, area_level: AreaLevel | None = None) -> Principal:
