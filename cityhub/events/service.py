@@ -234,6 +234,10 @@ def apply_location(event: Event, located: geo.Located) -> None:
 def _apply_suggestion(
     session: Session, event: Event, suggestion: Suggestion, dispatch_policy: DispatchPolicy
 ) -> None:
+    # The reporter's part is audited as theirs; the suggestion and the automatic dispatch as the
+    # system's, in one flush (one UPDATE of the event).
+    reporter = acting(session)
+    bind_principal(session, SYSTEM)
     event.suggestion = suggestion.as_dict()
     event.suggested_category_id = suggestion.category_id
     event.suggested_department_id = suggestion.lead_department_id
@@ -245,23 +249,20 @@ def _apply_suggestion(
     )
     if not sure:
         event.needs_review = True
-        return
-    if event.category_id is None:
-        event.category_id = suggestion.category_id
-    assert suggestion.lead_department_id is not None
-    # The reporter's part is audited as theirs; the automatic dispatch as the system's.
-    reporter = acting(session)
+    else:
+        if event.category_id is None:
+            event.category_id = suggestion.category_id
+        assert suggestion.lead_department_id is not None
+        _dispatch(
+            session,
+            SYSTEM,
+            event,
+            suggestion.lead_department_id,
+            suggestion.co_department_ids,
+            note=f"自动派单 (auto-dispatch, {suggestion.reason})",
+            dispatch_policy=dispatch_policy,
+        )
     session.flush()
-    bind_principal(session, SYSTEM)
-    _dispatch(
-        session,
-        SYSTEM,
-        event,
-        suggestion.lead_department_id,
-        suggestion.co_department_ids,
-        note=f"自动派单 (auto-dispatch, {suggestion.reason})",
-        dispatch_policy=dispatch_policy,
-    )
     bind_principal(session, reporter)
 
 
