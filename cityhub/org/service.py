@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -41,7 +42,22 @@ def departments(session: Session) -> dict[int, DepartmentRow]:
     return _departments_cache.get(session)
 
 
-def principal_for(session: Session, user: User, area_level: AreaLevel | None = None) -> Principal:
+class UserColumns(Protocol):
+    """What a principal is made of: a ``User``, or a row of just these columns (every request reads one)."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def username(self) -> str: ...
+    @property
+    def role(self) -> str: ...
+    @property
+    def department_id(self) -> int | None: ...
+    @property
+    def area_id(self) -> int | None: ...
+
+
+def principal_for(session: Session, user: UserColumns, area_level: AreaLevel | None = None) -> Principal:
     """The acting principal of ``user``; ``area_level`` when the caller has read it with the user."""
     level = area_level
     if level is None and user.area_id is not None:
