@@ -179,16 +179,23 @@ def test_the_rollup_gives_the_live_figures_for_every_principal_and_period(sessio
 def _scenario_changes(session: Session, city: City) -> list[date]:
     dispatcher = principal_for(session, city.users["dispatcher"])
     handlers = _handlers(session, city)
+    # The earliest accepted lead part, by id: without an ORDER BY, PostgreSQL returns the rows in heap
+    # order, and an updated row lands in whatever space earlier tests' rolled-back rows left free in the
+    # worker's database, so which event came first depended on the tests that ran before this one.
     open_parts = session.execute(
-        select(EventAssignment.event_id, EventAssignment.department_id).where(
-            EventAssignment.status == "accepted", EventAssignment.role == "lead"
-        )
+        select(EventAssignment.event_id, EventAssignment.department_id)
+        .where(EventAssignment.status == "accepted", EventAssignment.role == "lead")
+        .order_by(EventAssignment.id)
     ).all()
     clock.freeze(START + timedelta(days=80))
     event_id, department_id = open_parts[0]
+    # Only the co-handlers still on the event resolve their part: a return withdraws the co parts, and a
+    # withdrawn department no longer sees the event.
     co = session.scalars(
         select(EventAssignment.department_id).where(
-            EventAssignment.event_id == event_id, EventAssignment.role == "co"
+            EventAssignment.event_id == event_id,
+            EventAssignment.role == "co",
+            EventAssignment.status.in_(service.OPEN_ASSIGNMENT),
         )
     ).all()
     for helper in co:
