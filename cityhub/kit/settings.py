@@ -35,8 +35,9 @@ class Settings(BaseSettings):
     refresh_token_days: int = 7
     max_body_bytes: int = 1_048_576
     # API requests inside the app at once (the rest wait up to admission_wait_s, then 503); keep it below
-    # the database connection pool (cityhub.kit.db.POOL_CONNECTIONS) less what background jobs use.
-    max_concurrent_requests: int = Field(default=16, ge=1, le=64)
+    # the database connection pool (cityhub.kit.db.POOL_CONNECTIONS) less what background jobs use. Four
+    # keep a process's CPU busy; more only make the threads take turns on the GIL (decision 0010).
+    max_concurrent_requests: int = Field(default=4, ge=1, le=64)
     admission_wait_s: float = Field(default=10.0, gt=0, le=120)
     calendar_file: Path | None = None
     scheduler_interval_s: float = 60.0
