@@ -72,6 +72,7 @@ def _slas(session: Session) -> dict[int | None, list[_SlaRow]]:
 
 
 _cache = PerDatabase(_slas)  # every dispatch looks its SLA up
+_DEFAULT = Sla(Deadline.parse(DEFAULT_SLA[0]), Deadline.parse(DEFAULT_SLA[1]))
 
 
 def find_sla(session: Session, category_id: int | None, urgency: Urgency) -> Sla:
@@ -85,7 +86,7 @@ def find_sla(session: Session, category_id: int | None, urgency: Urgency) -> Sla
         if row.urgency is None or row.urgency == urgency.value
     ]
     if not rows:
-        return Sla(Deadline.parse(DEFAULT_SLA[0]), Deadline.parse(DEFAULT_SLA[1]))
+        return _DEFAULT
 
     def specificity(row: _SlaRow) -> tuple[int, int]:
         cat = len(categories) - categories.index(row.category_id) if row.category_id in categories else 0
