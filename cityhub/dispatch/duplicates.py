@@ -22,6 +22,7 @@ figures in docs/benchmarks.md).
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 import threading
@@ -131,16 +132,16 @@ class TextModel:
         return [row if row is not None else computed[t] for t, row in zip(texts, rows, strict=True)]
 
     def _compute(self, texts: Sequence[str]) -> list[tuple[np.ndarray, np.ndarray]]:
-        counts = sparse.csr_matrix(self._hasher.transform([clean(t) for t in texts]), dtype=np.float64)
-        counts.data = 1.0 + np.log(counts.data)  # sublinear term frequency
-        weighted = sparse.csr_matrix(counts.multiply(self.idf[np.newaxis, :]))
-        weighted.sort_indices()
+        counts = self._hasher.transform([clean(t) for t in texts])
+        counts.sort_indices()
+        # Sublinear term frequency × IDF on the stored values alone: a product with the IDF as a row
+        # builds a matrix as wide as the hashed space, several times the cost of the rest on intake.
+        weights = (1.0 + np.log(counts.data)) * self.idf[counts.indices]
         out = []
-        for i in range(weighted.shape[0]):
-            start, end = weighted.indptr[i], weighted.indptr[i + 1]
-            data = weighted.data[start:end]
+        for start, end in itertools.pairwise(counts.indptr):
+            data = weights[start:end]
             norm = float(np.sqrt(data @ data)) or 1.0
-            out.append((weighted.indices[start:end].copy(), data / norm))
+            out.append((counts.indices[start:end].copy(), data / norm))
         return out
 
     def similarities(self, text: str, others: Sequence[str]) -> np.ndarray:
@@ -394,8 +395,7 @@ _COLUMNS = (
     Event.created_at,
     Event.lon,
     Event.lat,
-    Event.category_id,
-    Event.suggested_category_id,
+    func.coalesce(Event.category_id, Event.suggested_category_id).label("category_id"),
     Event.address,
     Event.district_id,
     Event.street_id,
@@ -410,43 +410,33 @@ class _EventLike(Protocol):
     created_at: datetime
     lon: float | None
     lat: float | None
-    category_id: int | None
-    suggested_category_id: int | None
     address: str | None
     district_id: int | None
     street_id: int | None
 
 
-_PATHS = select(Category.id, Category.path).where(Category.id.in_(bindparam("ids", expanding=True)))
+class _Nearby(_EventLike, Protocol):
+    category_id: int | None  # the event's category, or the suggested one while it has none
+    path: str | None  # that category's path
 
 
-def _reports(session: Session, events: Sequence[_EventLike], known: dict[int, int | None]) -> list[Report]:
-    """Events as reports; ``known`` gives a category where the event does not hold it yet (intake)."""
-
-    def category_of(e: _EventLike) -> int | None:
-        return known.get(e.id) or e.category_id or e.suggested_category_id
-
-    category_ids = sorted({c for e in events if (c := category_of(e)) is not None})
-    paths = dict(session.execute(_PATHS, {"ids": category_ids}).all()) if category_ids else {}
-    return [
-        Report(
-            id=e.id,
-            number=e.number,
-            text=report_text(e.title, e.description),
-            created_at=e.created_at,
-            title=e.title,
-            lon=e.lon,
-            lat=e.lat,
-            category=paths.get(category_of(e) or 0),
-            address=e.address,
-            district_id=e.district_id,
-            street_id=e.street_id,
-        )
-        for e in events
-    ]
+def _report(e: _EventLike, category: str | None) -> Report:
+    return Report(
+        id=e.id,
+        number=e.number,
+        text=report_text(e.title, e.description),
+        created_at=e.created_at,
+        title=e.title,
+        lon=e.lon,
+        lat=e.lat,
+        category=category,
+        address=e.address,
+        district_id=e.district_id,
+        street_id=e.street_id,
+    )
 
 
-def _nearby_statement(*, box: bool) -> Select[*tuple[Any, ...]]:
+def _nearby_statement(*, box: bool) -> Select[Any]:
     where = [
         Event.id != bindparam("event_id"),
         Event.status.in_(TARGET_STATUSES),
@@ -459,7 +449,21 @@ def _nearby_statement(*, box: bool) -> Select[*tuple[Any, ...]]:
     else:
         where.append(Event.district_id == bindparam("district_id"))
     newest_first = (Event.created_at.desc(), Event.id.desc())
-    return select(*_COLUMNS).where(*where).order_by(*newest_first).limit(bindparam("scanned"))
+    scan = select(*_COLUMNS).where(*where).order_by(*newest_first).limit(bindparam("scanned"))
+    scanned = scan.subquery("scanned")
+    statement = (
+        select(scanned, Category.path)
+        .outerjoin(Category, Category.id == scanned.c.category_id)
+        .order_by(scanned.c.created_at.desc(), scanned.c.id.desc())
+    )
+    if box:
+        # Of the events scanned, only those that may be close enough to be proposed are read: reading
+        # (above all the texts) costs more than scanning, and most of the box is beyond reach.
+        statement = statement.where(
+            scanned.c.lat.between(bindparam("reach_lat_min"), bindparam("reach_lat_max")),
+            scanned.c.lon.between(bindparam("reach_lon_min"), bindparam("reach_lon_max")),
+        )
+    return statement
 
 
 # Built once: they run on every intake, and building a statement costs more than SQLite takes to run it.
@@ -467,8 +471,9 @@ _NEAR_POINT = _nearby_statement(box=True)
 _IN_DISTRICT = _nearby_statement(box=False)
 
 
-def _nearby(session: Session, event: Event, rules: Rules) -> Sequence[_EventLike]:
-    """Open events of the window around the event: in a box around its point, or in its district."""
+def _nearby(session: Session, event: Event, rules: Rules) -> Sequence[_Nearby]:
+    """Open events of the window around the event, newest first: in a box around its point, or in its
+    district. Around a point, of the newest ``max_scanned`` of the box only those within ``_reach_box``."""
     params: dict[str, Any] = {
         "event_id": event.id,
         "since": event.created_at - rules.window,
@@ -480,6 +485,7 @@ def _nearby(session: Session, event: Event, rules: Rules) -> Sequence[_EventLike
         dlon = dlat / max(math.cos(math.radians(event.lat)), 0.01)
         params |= {"lat_min": event.lat - dlat, "lat_max": event.lat + dlat}
         params |= {"lon_min": event.lon - dlon, "lon_max": event.lon + dlon}
+        params |= _reach_box(event.lon, event.lat, _reach_m(rules))
         statement = _NEAR_POINT
     elif event.district_id is not None:
         params["district_id"] = event.district_id
@@ -490,19 +496,102 @@ def _nearby(session: Session, event: Event, rules: Rules) -> Sequence[_EventLike
     return rows
 
 
+def _reach_m(rules: Rules) -> float:
+    """How far apart two reports may be and still be proposed: beyond, the place factor (hence the
+    score, text and category agreement being at most 1) is below ``propose_at``."""
+    if rules.propose_at <= 0:
+        return math.inf  # a score of 0 is proposed: every event of the box is in reach
+    return rules.near_m + (1.0 - rules.propose_at) * (rules.search_radius_m - rules.near_m)
+
+
+def _reach_box(lon: float, lat: float, reach_m: float) -> dict[str, float]:
+    """A box that holds every point within ``reach_m`` of (lon, lat) on the sphere of ``haversine_m``.
+
+    A great circle is at least as long as its change of latitude, and its change of longitude is at
+    most its length over the cosine of the latitude nearest the pole; the margin (1 % and a metre)
+    covers the difference between a short arc and a straight line many times over.
+    """
+    dlat = min(90.0, math.degrees((reach_m * 1.01 + 1.0) / EARTH_RADIUS_M))
+    poleward = min(90.0, abs(lat) + dlat)
+    dlon = 180.0 if poleward >= 89.0 else dlat / math.cos(math.radians(poleward))
+    return {
+        "reach_lat_min": lat - dlat,
+        "reach_lat_max": lat + dlat,
+        "reach_lon_min": lon - dlon,
+        "reach_lon_max": lon + dlon,
+    }
+
+
+# Far above the last bits by which numpy's haversine and ``haversine_m`` (or a cosine and 1) may
+# differ, far below any difference between scores that matters: nothing within it is left out.
+_SLACK = 1e-9
+
+
 def detect(
     session: Session, event: Event, rules: Rules = RULES, *, category_id: int | None = None
 ) -> list[Candidate]:
     """The open events this new event may duplicate, best first, at or above ``propose_at``.
 
     ``category_id`` is the event's category when intake knows it before the event holds it (suggested).
+    A score is text similarity × place × category agreement, each at most 1: the events around whose
+    place and category alone keep them below ``propose_at`` (most of them) are left out before any
+    text is read or compared, which changes no result.
     """
-    others = _nearby(session, event, rules)
-    if not others:
+    # Asked first, on every intake: when the IDF is refreshed must not depend on what is found around.
+    model = corpus.get(session)
+    least = rules.propose_at - _SLACK
+    nearby = _nearby(session, event, rules)
+    places = _place_factors(event, nearby, rules).tolist()
+    close = [(o, place) for o, place in zip(nearby, places, strict=True) if place >= least]
+    if not close:
         return []
-    new, *old = _reports(session, [event, *others], {event.id: category_id})
-    ranked = rank(corpus.get(session), new, old, rules, at_least=rules.propose_at)
+    new = _report(event, _category_path(session, event, category_id, [o for o, _ in close]))
+    old = [
+        _report(o, o.path)
+        for o, place in close
+        if place * category_agreement(new.category, o.path)[0] >= least
+    ]
+    if not old:
+        return []
+    ranked = rank(model, new, old, rules, at_least=rules.propose_at)
     return [c for c in ranked if c.score >= rules.propose_at][: rules.keep]
+
+
+def _place_factors(event: Event, others: Sequence[_EventLike], rules: Rules) -> np.ndarray:
+    """``place_agreement``'s factor of each pair with a point on both sides, all at once; 1 for the
+    others (theirs comes from the addresses and is at most 1)."""
+    if event.lon is None or event.lat is None:
+        return np.ones(len(others))
+    lons = np.array([o.lon for o in others], dtype=np.float64)  # a missing point is NaN
+    lats = np.array([o.lat for o in others], dtype=np.float64)
+    distances = _haversines_m(event.lon, event.lat, lons, lats)
+    ramp = (distances - rules.near_m) / (rules.search_radius_m - rules.near_m)
+    factors: np.ndarray = np.nan_to_num(np.clip(1.0 - ramp, 0.0, 1.0), nan=1.0)
+    return factors
+
+
+def _haversines_m(lon: float, lat: float, lons: np.ndarray, lats: np.ndarray) -> np.ndarray:
+    """``haversine_m`` from one point to many."""
+    p1, p2 = math.radians(lat), np.radians(lats)
+    dp, dl = p2 - p1, np.radians(lons - lon)
+    h = np.sin(dp / 2) ** 2 + math.cos(p1) * np.cos(p2) * np.sin(dl / 2) ** 2
+    distances: np.ndarray = 2 * EARTH_RADIUS_M * np.arcsin(np.minimum(1.0, np.sqrt(h)))
+    return distances
+
+
+_PATH = select(Category.path).where(Category.id == bindparam("category_id"))
+
+
+def _category_path(
+    session: Session, event: Event, category_id: int | None, others: Sequence[_Nearby]
+) -> str | None:
+    """The new event's category path (``category_id`` first, see ``detect``); an open event around it
+    of the same category mostly has it at hand, which saves a query on intake."""
+    wanted = category_id or event.category_id or event.suggested_category_id
+    if wanted is None:
+        return None
+    known = next((o.path for o in others if o.category_id == wanted), None)
+    return known if known is not None else session.scalar(_PATH, {"category_id": wanted})
 
 
 def record(session: Session, event: Event, candidates: Iterable[Candidate]) -> None:

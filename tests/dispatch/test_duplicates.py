@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cityhub.dispatch import duplicates, routing
 from cityhub.events import categories
-from cityhub.models.event import Event
+from cityhub.models.category import Category
+from cityhub.models.event import Channel, DeadlineState, Event, EventStatus
 from tests.factories import City, build_city, login
 
 ROAD = "城乡建设/市政设施/道路破损"
@@ -184,3 +188,113 @@ def test_scores_rank_the_same_problem_above_a_neighbour_of_the_same_kind() -> No
     ranked = duplicates.rank(model, new, [neighbour, same])
     assert [c.event_id for c in ranked] == [1, 2]
     assert ranked[0].merge and not ranked[1].merge
+
+
+MANHOLE = "城乡建设/市政设施/井盖缺失"
+AGAIN = ("幸福路12号路面破损", "又有市民来电反映：幸福路12号路面破损，称问题仍未解决。")
+SAME = ("幸福路12号路面破损", "市民来电反映：幸福路12号人行道地砖松动破损多处，请尽快处理。")
+NEIGHBOUR = ("幸福路30号路面破损", "市民反映：幸福路30号附近人行道地砖破损，老人容易绊倒。")
+OTHER = ("幸福路工地夜间施工噪声", "市民来电反映：工地夜间施工，机械轰鸣声很大，影响居民休息。")
+
+
+def around(session: Session, lon: float, lat: float) -> list[Event]:
+    """Open reports every 25 m in eight directions up to 750 m away (the search box's corners included):
+    the very words of ``AGAIN``, the same problem, a neighbour's, another one; of the same, a sibling,
+    another or no category."""
+    paths = [ROAD, MANHOLE, NOISE, None]
+    ids = {p: categories.find(session, p).id for p in paths if p is not None}
+    at = datetime.now(UTC) - timedelta(hours=1)
+    events = []
+    for i, (distance, bearing) in enumerate((d, b) for d in range(0, 751, 25) for b in range(0, 360, 45)):
+        title, description = (AGAIN, SAME, NEIGHBOUR, OTHER)[i % 4]
+        path = paths[i // 4 % 4]
+        dlat = distance * math.cos(math.radians(bearing)) / 111_195
+        dlon = distance * math.sin(math.radians(bearing)) / (111_195 * math.cos(math.radians(lat)))
+        events.append(
+            Event(
+                number=f"T{i:05d}",
+                title=title,
+                description=description,
+                channel=Channel.HOTLINE,
+                category_id=ids[path] if path and i % 3 else None,
+                suggested_category_id=ids[path] if path and not i % 3 else None,
+                status=EventStatus.DISPATCHED,
+                lon=lon + dlon,
+                lat=lat + dlat,
+                address="幸福路12号",
+                created_at=at + timedelta(seconds=i * 37 % 1000),  # newest not the farthest
+                updated_at=at,
+                deadline_state=DeadlineState.NORMAL,
+            )
+        )
+    session.add_all(events)
+    session.flush()
+    return events
+
+
+def one_by_one(
+    session: Session, new: Event, others: list[Event], rules: duplicates.Rules, category_id: int
+) -> list[duplicates.Candidate]:
+    """What ``detect`` proposes, found the slow way: every pair of the newest ``max_scanned`` reports in
+    the search box scored, those reaching ``propose_at`` kept."""
+    assert new.lon is not None and new.lat is not None
+    paths = {c.id: c.path for c in session.scalars(select(Category))}
+
+    def as_report(e: Event, category_id: int | None) -> duplicates.Report:
+        text = duplicates.report_text(e.title, e.description)
+        category = paths.get(category_id or 0)
+        return duplicates.Report(
+            e.id, e.number, text, e.created_at, e.title, e.lon, e.lat, category, e.address
+        )
+
+    lon, lat = new.lon, new.lat
+    dlat = rules.search_radius_m / 111_320
+    dlon = dlat / math.cos(math.radians(lat))
+
+    def in_box(e: Event) -> bool:
+        assert e.lon is not None and e.lat is not None
+        return abs(e.lat - lat) <= dlat and abs(e.lon - lon) <= dlon
+
+    in_the_box = [e for e in others if in_box(e)]
+    scanned = sorted(in_the_box, key=lambda e: (e.created_at, e.id), reverse=True)[: rules.max_scanned]
+    every = [as_report(e, e.category_id or e.suggested_category_id) for e in scanned]
+    ranked = duplicates.rank(duplicates.corpus.get(session), as_report(new, category_id), every, rules)
+    return [c for c in ranked if c.score >= rules.propose_at][: rules.keep]
+
+
+@pytest.mark.parametrize(
+    "rules",
+    [
+        duplicates.RULES,
+        duplicates.Rules(propose_at=0.2, keep=100),
+        duplicates.Rules(propose_at=0.2, keep=100, max_scanned=60),
+    ],
+)
+@pytest.mark.parametrize(("lon", "lat"), [(120.305, 36.005), (18.95, 69.65), (-70.9, -53.2)])
+def test_detection_proposes_what_scoring_every_pair_would(
+    session: Session, rules: duplicates.Rules, lon: float, lat: float
+) -> None:
+    """Reports too far away or of another kind are left out before their texts are compared: the
+    proposals are still those of scoring every pair, at the edge of ``propose_at``'s reach too."""
+    setup(session)
+    others = around(session, lon, lat)
+    now = datetime.now(UTC)
+    new = Event(
+        number="T99999",
+        title=AGAIN[0],
+        description=AGAIN[1],
+        channel=Channel.APP,
+        status=EventStatus.RECEIVED,
+        lon=lon,
+        lat=lat,
+        address="幸福路12号北侧",
+        created_at=now,
+        updated_at=now,
+        deadline_state=DeadlineState.NORMAL,
+    )
+    session.add(new)
+    session.flush()
+    road = categories.find(session, ROAD).id
+    expected = one_by_one(session, new, others, rules, road)
+    assert len(expected) >= 3
+    assert duplicates.detect(session, new, rules, category_id=road) == expected
