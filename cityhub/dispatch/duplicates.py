@@ -595,7 +595,10 @@ def _category_path(
 
 
 def record(session: Session, event: Event, candidates: Iterable[Candidate]) -> None:
-    """Store the proposals on the event (the dispatcher's candidates list)."""
+    """Store the proposals on the event (the dispatcher's candidates list); none: nothing to flush."""
+    candidates = list(candidates)
+    if not candidates:
+        return
     now = clock.now()
     for c in candidates:
         session.add(

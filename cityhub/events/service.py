@@ -190,10 +190,11 @@ def create(session: Session, principal: Principal, data: EventIn, dispatch_polic
     _set_location(session, event, data)
     session.add(event)
     session.flush()
+    suggestion = dispatch_policy.get_suggester().suggest(session, event)
+    # Added after the suggester's queries, so that they go out with the dispatch's flush (one, not two).
     for attachment in data.attachments:
         session.add(Attachment(event_id=event.id, **attachment.model_dump()))
     _record(session, principal, event, "create", None, EventStatus.RECEIVED, note=None)
-    suggestion = dispatch_policy.get_suggester().suggest(session, event)
     _apply_suggestion(session, event, suggestion, dispatch_policy)
     dispatch_policy.after_intake(session, event)
     return event
