@@ -126,6 +126,10 @@ def test_whole_life_by_the_right_roles(client: TestClient, session: Session) -> 
     )
     actors = {row["actor"] for row in audit.json()}
     assert {"citizen", "east_handler", "system"} <= actors
+    # The reporter created it; the suggestion is the system's.
+    assert [r["actor"] for r in audit.json() if r["action"] == "create"] == ["citizen"]
+    suggested = [r for r in audit.json() if "suggestion" in r["changes"]]
+    assert suggested and {r["actor"] for r in suggested} == {"system"}
     statuses = [row["changes"].get("status") for row in audit.json() if "status" in row["changes"]]
     assert ["resolved", "closed"] in statuses
 
