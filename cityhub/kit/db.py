@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -9,6 +10,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+import orjson
 from sqlalchemy import BigInteger, DateTime, Engine, Enum, Integer, MetaData, create_engine, event
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
@@ -97,9 +99,19 @@ POOL_SIZE, POOL_OVERFLOW = 10, 20
 POOL_CONNECTIONS = POOL_SIZE + POOL_OVERFLOW
 
 
+def json_text(value: Any) -> str:
+    """JSON columns as text: orjson (several times faster than the standard library on every intake's
+    suggestion and audit changes), the standard library for what orjson refuses (integers over 64 bits)."""
+    try:
+        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY).decode()
+    except TypeError:
+        return json.dumps(value, ensure_ascii=False)
+
+
 def make_engine(url: str, **kwargs: Any) -> Engine:
     kwargs.setdefault("pool_size", POOL_SIZE)
     kwargs.setdefault("max_overflow", POOL_OVERFLOW)
+    kwargs.setdefault("json_serializer", json_text)
     if url.startswith("sqlite"):
         if ":memory:" in url or url.rstrip("/").endswith("sqlite:"):
             kwargs.pop("pool_size"), kwargs.pop("max_overflow")  # one shared in-memory connection
