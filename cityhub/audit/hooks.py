@@ -41,10 +41,11 @@ def _changes(obj: Any, *, new: bool) -> dict[str, Any]:
     masked: frozenset[str] = getattr(obj, "__audit_masked__", frozenset())
     ignored: frozenset[str] = getattr(obj, "__audit_ignored__", frozenset())
     state = inspect(obj)
+    touched = state.committed_state  # the attributes set since the last flush (a row's few, not its fifty)
     out: dict[str, Any] = {}
     for attr in state.mapper.column_attrs:
         key = attr.key
-        if key in ignored:
+        if key in ignored or (not new and key not in touched):
             continue
         if new:
             value = getattr(obj, key)
