@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from enum import StrEnum
@@ -26,6 +27,7 @@ from cityhub.alerts.endpoints import router as alerts_router
 from cityhub.audit import hooks as audit_hooks
 from cityhub.audit.endpoints import router as audit_router
 from cityhub.catalog.endpoints import router as catalog_router
+from cityhub.dispatch import gazetteer
 from cityhub.dispatch.endpoints import router as dispatch_router
 from cityhub.dispatch.service import HubDispatchPolicy
 from cityhub.entities.endpoints import router as entities_router
@@ -90,6 +92,7 @@ def create_app(
             bridge.start()  # BusUnavailable: the process does not start
         if run_scheduler and role.runs_background:
             scheduler.start()
+        threading.Thread(target=gazetteer.segmenter.warm, name="cityhub-warm-segmenter", daemon=True).start()
         try:
             yield
         finally:

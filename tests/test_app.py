@@ -4,11 +4,14 @@ all."""
 from __future__ import annotations
 
 import threading
+import time
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
 from cityhub.app import Role, create_app
+from cityhub.dispatch import gazetteer
 from cityhub.kit.settings import Settings
 
 
@@ -38,3 +41,16 @@ def test_the_embedded_default_runs_them_in_its_one_process(
         assert app.state.sensing is not None
         assert _scheduler_threads() == ["cityhub-deadlines"]
     assert _scheduler_threads() == []
+
+
+def test_the_word_segmenter_is_loaded_at_start_not_in_the_first_report(
+    settings: Settings, session_factory: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fresh = gazetteer._Segmenter()  # the process's own may be loaded already by an earlier test
+    monkeypatch.setattr(gazetteer, "segmenter", fresh)
+    app = create_app(settings, session_factory, run_scheduler=False)
+    with TestClient(app):
+        deadline = time.monotonic() + 30
+        while fresh._tokenizer is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert fresh._tokenizer is not None  # no request was made

@@ -185,6 +185,11 @@ class _Segmenter:
         # HMM off: no guessed words, only dictionary words (the names we know and ordinary Chinese).
         return [token for token in tokenizer.cut(text, HMM=False) if token.strip()]
 
+    def warm(self) -> None:
+        """Load the dictionary now (about a second of CPU) rather than in the first report's request."""
+        with self._lock:
+            self._ready()
+
     def _ready(self) -> jieba.Tokenizer:
         if self._tokenizer is None:
             tokenizer = jieba.Tokenizer()
