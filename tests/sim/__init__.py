@@ -6,9 +6,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, Engine, Integer, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from cityhub.kit.db import Base
 from cityhub.sim.seed import DemoCity, seed_demo
 from tests.conftest import begin_for_savepoints
 
@@ -26,6 +27,7 @@ def seeded_city(engine: Engine) -> Iterator[tuple[Connection, DemoCity]]:
     connection = engine.connect()
     outer = connection.begin()
     begin_for_savepoints(connection)
+    restart_ids(connection)
     try:
         with factory_for(connection)() as session:
             city = seed_demo(session, PASSWORD, communities_per_street=1, grids_per_community=1)
@@ -34,6 +36,27 @@ def seeded_city(engine: Engine) -> Iterator[tuple[Connection, DemoCity]]:
     finally:
         outer.rollback()
         connection.close()
+
+
+def restart_ids(connection: Connection) -> None:
+    """On PostgreSQL, each table's ids continue after its highest committed id, as SQLite's do.
+
+    The stream's choices depend on ids (an event's temperament is its id, scrambled). A rolled-back
+    transaction gives SQLite's ids back but not PostgreSQL's sequence values, so without this a seeded
+    stream would run differently after whatever tests ran before it in the same database.
+    """
+    if connection.dialect.name != "postgresql":
+        return
+    for table in Base.metadata.sorted_tables:
+        column = table.c.get("id")
+        if column is None or not column.autoincrement or not isinstance(column.type, Integer):
+            continue
+        connection.execute(
+            text(
+                f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), "
+                f"COALESCE((SELECT MAX(id) FROM {table.name}), 0) + 1, false)"
+            )
+        )
 
 
 @contextmanager
