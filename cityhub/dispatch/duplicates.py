@@ -42,9 +42,9 @@ from sqlalchemy.orm import Session
 from cityhub.access import policy
 from cityhub.access.principal import SYSTEM, Principal
 from cityhub.audit.hooks import acting, bind_principal
+from cityhub.events import categories
 from cityhub.kit.errors import NotFound
 from cityhub.kit.timeutil import clock
-from cityhub.models.category import Category
 from cityhub.models.dispatch import CandidateStatus, DuplicateCandidate
 from cityhub.models.event import Event, EventStatus
 
@@ -417,7 +417,6 @@ class _EventLike(Protocol):
 
 class _Nearby(_EventLike, Protocol):
     category_id: int | None  # the event's category, or the suggested one while it has none
-    path: str | None  # that category's path
 
 
 def _report(e: _EventLike, category: str | None) -> Report:
@@ -451,11 +450,7 @@ def _nearby_statement(*, box: bool) -> Select[Any]:
     newest_first = (Event.created_at.desc(), Event.id.desc())
     scan = select(*_COLUMNS).where(*where).order_by(*newest_first).limit(bindparam("scanned"))
     scanned = scan.subquery("scanned")
-    statement = (
-        select(scanned, Category.path)
-        .outerjoin(Category, Category.id == scanned.c.category_id)
-        .order_by(scanned.c.created_at.desc(), scanned.c.id.desc())
-    )
+    statement = select(scanned).order_by(scanned.c.created_at.desc(), scanned.c.id.desc())
     if box:
         # Of the events scanned, only those that may be close enough to be proposed are read: reading
         # (above all the texts) costs more than scanning, and most of the box is beyond reach.
@@ -545,12 +540,13 @@ def detect(
     close = [(o, place) for o, place in zip(nearby, places, strict=True) if place >= least]
     if not close:
         return []
-    new = _report(event, _category_path(session, event, category_id, [o for o, _ in close]))
-    old = [
-        _report(o, o.path)
-        for o, place in close
-        if place * category_agreement(new.category, o.path)[0] >= least
-    ]
+    taxonomy = categories.taxonomy(session)
+    new = _report(event, taxonomy.path(category_id or event.category_id or event.suggested_category_id))
+    old = []
+    for o, place in close:
+        path = taxonomy.path(o.category_id)
+        if place * category_agreement(new.category, path)[0] >= least:
+            old.append(_report(o, path))
     if not old:
         return []
     ranked = rank(model, new, old, rules, at_least=rules.propose_at)
@@ -577,21 +573,6 @@ def _haversines_m(lon: float, lat: float, lons: np.ndarray, lats: np.ndarray) ->
     h = np.sin(dp / 2) ** 2 + math.cos(p1) * np.cos(p2) * np.sin(dl / 2) ** 2
     distances: np.ndarray = 2 * EARTH_RADIUS_M * np.arcsin(np.minimum(1.0, np.sqrt(h)))
     return distances
-
-
-_PATH = select(Category.path).where(Category.id == bindparam("category_id"))
-
-
-def _category_path(
-    session: Session, event: Event, category_id: int | None, others: Sequence[_Nearby]
-) -> str | None:
-    """The new event's category path (``category_id`` first, see ``detect``); an open event around it
-    of the same category mostly has it at hand, which saves a query on intake."""
-    wanted = category_id or event.category_id or event.suggested_category_id
-    if wanted is None:
-        return None
-    known = next((o.path for o in others if o.category_id == wanted), None)
-    return known if known is not None else session.scalar(_PATH, {"category_id": wanted})
 
 
 def record(session: Session, event: Event, candidates: Iterable[Candidate]) -> None:

@@ -81,6 +81,10 @@ class Taxonomy:
         for key in {category.code, category.path, category.name}:
             self.by_key.setdefault(key, []).append(category)
 
+    def path(self, category_id: int | None) -> str | None:
+        found = self.by_id.get(category_id) if category_id is not None else None
+        return found.path if found else None
+
     def lineage(self, category_id: int) -> list[int]:
         out: list[int] = []
         found = self.by_id.get(category_id)
