@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from cityhub.events.categories import lineage
+from cityhub.events.categories import along_lineage, lineage
 from cityhub.kit.cache import PerDatabase
 from cityhub.kit.errors import NotFound, Unprocessable
 from cityhub.models.area import Area
@@ -20,8 +20,7 @@ class Route:
     lead_department_id: int
     co_department_ids: tuple[int, ...]
     rule_id: int
-    category_id: int | None = None  # what the rule matches (None: any)
-    area_id: int | None = None
+    area_id: int | None = None  # where the rule applies (None: anywhere)
 
 
 def _rules(session: Session) -> dict[int | None, list[Route]]:
@@ -35,7 +34,7 @@ def _rules(session: Session) -> dict[int | None, list[Route]]:
     )
     by_category: dict[int | None, list[Route]] = {}
     for r in session.execute(select(*columns).order_by(RoutingRule.id)):
-        route = Route(r.lead_department_id, tuple(r.co_department_ids or ()), r.id, r.category_id, r.area_id)
+        route = Route(r.lead_department_id, tuple(r.co_department_ids or ()), r.id, r.area_id)
         by_category.setdefault(r.category_id, []).append(route)
     return by_category
 
@@ -45,23 +44,20 @@ _cache = PerDatabase(_rules)  # intake routes every report
 
 def find_route(session: Session, category_id: int | None, area_ids: list[int]) -> Route | None:
     """``area_ids`` are the event's areas, deepest first; a rule's ``None`` matches any category or area."""
-    categories = lineage(session, category_id)
-    by_category = _cache.get(session)
-    rules = [
-        rule
-        for category in (*categories, None)
-        for rule in by_category.get(category, ())
+    candidates = [
+        (category, rule)
+        for category, rule in along_lineage(_cache.get(session), lineage(session, category_id))
         if rule.area_id is None or rule.area_id in area_ids
     ]
-    if not rules:
+    if not candidates:
         return None
 
-    def specificity(rule: Route) -> tuple[int, int, int]:
-        cat = len(categories) - categories.index(rule.category_id) if rule.category_id in categories else 0
+    def specificity(candidate: tuple[int, Route]) -> tuple[int, int, int]:
+        category, rule = candidate
         area = len(area_ids) - area_ids.index(rule.area_id) if rule.area_id in area_ids else 0
-        return (cat, area, -rule.rule_id)
+        return (category, area, -rule.rule_id)
 
-    return max(rules, key=specificity)
+    return max(candidates, key=specificity)[1]
 
 
 def add_rule(

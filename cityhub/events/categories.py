@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -15,6 +16,7 @@ from cityhub.kit.errors import BadRequest, NotFound
 from cityhub.models.category import Category
 
 SEPARATOR = "/"
+T = TypeVar("T")
 
 
 def import_rows(session: Session, rows: Iterable[Sequence[str]]) -> int:
@@ -123,6 +125,18 @@ def find(session: Session, ref: str) -> CategoryRef:
             return exact[0]
         raise BadRequest(f"category {ref!r} is ambiguous; give its code or full path")
     raise NotFound(f"no category {ref!r}")
+
+
+def along_lineage(
+    by_category: Mapping[int | None, Sequence[T]], lineage: Sequence[int]
+) -> Iterator[tuple[int, T]]:
+    """The rows kept for each category of ``lineage`` (deepest first), then those for any category
+    (``None``), each with how specific its match is: ``len(lineage)`` for the deepest, 0 for any."""
+    for depth, category in enumerate(lineage):
+        for row in by_category.get(category, ()):
+            yield len(lineage) - depth, row
+    for row in by_category.get(None, ()):
+        yield 0, row
 
 
 def lineage(session: Session, category_id: int | None) -> list[int]:

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cityhub.events.calendar import Deadline, WorkCalendar
-from cityhub.events.categories import lineage
+from cityhub.events.categories import along_lineage, lineage
 from cityhub.kit.cache import PerDatabase
 from cityhub.kit.errors import Unprocessable
 from cityhub.models.event import (
@@ -47,27 +47,13 @@ def parse_deadline(text: str) -> Deadline:
         raise Unprocessable(str(exc)) from exc
 
 
-@dataclass(frozen=True)
-class _SlaRow:
-    id: int
-    category_id: int | None
-    urgency: str | None
-    sla: Sla
-
-
-def _slas(session: Session) -> dict[int | None, list[_SlaRow]]:
-    """The SLA table by category (``None``: any category), parsed once."""
-    columns = (
-        SlaPolicy.id,
-        SlaPolicy.category_id,
-        SlaPolicy.urgency,
-        SlaPolicy.sign_within,
-        SlaPolicy.resolve_within,
-    )
-    by_category: dict[int | None, list[_SlaRow]] = {}
+def _slas(session: Session) -> dict[int | None, list[tuple[str | None, Sla]]]:
+    """The SLA table by category (``None``: any category) as (urgency or ``None``, SLA), parsed once."""
+    columns = (SlaPolicy.category_id, SlaPolicy.urgency, SlaPolicy.sign_within, SlaPolicy.resolve_within)
+    by_category: dict[int | None, list[tuple[str | None, Sla]]] = {}
     for r in session.execute(select(*columns).order_by(SlaPolicy.id)):
         sla = Sla(Deadline.parse(r.sign_within), Deadline.parse(r.resolve_within))
-        by_category.setdefault(r.category_id, []).append(_SlaRow(r.id, r.category_id, r.urgency, sla))
+        by_category.setdefault(r.category_id, []).append((r.urgency, sla))
     return by_category
 
 
@@ -77,22 +63,14 @@ _DEFAULT = Sla(Deadline.parse(DEFAULT_SLA[0]), Deadline.parse(DEFAULT_SLA[1]))
 
 def find_sla(session: Session, category_id: int | None, urgency: Urgency) -> Sla:
     """The most specific SLA: category (deepest first) beats urgency beats the catch-all."""
-    categories = lineage(session, category_id)
-    by_category = _cache.get(session)
-    rows = [
-        row
-        for category in (*categories, None)
-        for row in by_category.get(category, ())
-        if row.urgency is None or row.urgency == urgency.value
+    candidates = [
+        (category, 1 if for_urgency else 0, sla)
+        for category, (for_urgency, sla) in along_lineage(_cache.get(session), lineage(session, category_id))
+        if for_urgency is None or for_urgency == urgency.value
     ]
-    if not rows:
+    if not candidates:
         return _DEFAULT
-
-    def specificity(row: _SlaRow) -> tuple[int, int]:
-        cat = len(categories) - categories.index(row.category_id) if row.category_id in categories else 0
-        return (cat, 1 if row.urgency else 0)
-
-    return max(rows, key=specificity).sla
+    return max(candidates, key=lambda c: c[:2])[2]
 
 
 def set_sla(
