@@ -43,6 +43,7 @@ from cityhub.access import policy
 from cityhub.access.principal import SYSTEM, Principal
 from cityhub.audit.hooks import acting, bind_principal
 from cityhub.events import categories
+from cityhub.geo import squares
 from cityhub.kit.errors import NotFound
 from cityhub.kit.timeutil import clock
 from cityhub.models.dispatch import CandidateStatus, DuplicateCandidate
@@ -435,13 +436,15 @@ def _report(e: _EventLike, category: str | None) -> Report:
     )
 
 
-def _nearby_statement(*, box: bool) -> Select[Any]:
+def _nearby_statement(*, box: bool, by_square: bool = False) -> Select[Any]:
     where = [
         Event.id != bindparam("event_id"),
         Event.status.in_(TARGET_STATUSES),
         Event.created_at >= bindparam("since"),
         Event.created_at <= bindparam("until"),
     ]
+    if by_square:  # the index on (square, created_at) finds the box's rows among the city's
+        where.append(Event.square.in_(bindparam("squares", expanding=True)))
     if box:
         where += [Event.lat.between(bindparam("lat_min"), bindparam("lat_max"))]
         where += [Event.lon.between(bindparam("lon_min"), bindparam("lon_max"))]
@@ -462,7 +465,8 @@ def _nearby_statement(*, box: bool) -> Select[Any]:
 
 
 # Built once: they run on every intake, and building a statement costs more than SQLite takes to run it.
-_NEAR_POINT = _nearby_statement(box=True)
+_NEAR_POINT = _nearby_statement(box=True, by_square=True)
+_NEAR_POINT_WIDE = _nearby_statement(box=True)  # a search box over more than squares.MAX_SQUARES
 _IN_DISTRICT = _nearby_statement(box=False)
 
 
@@ -481,7 +485,11 @@ def _nearby(session: Session, event: Event, rules: Rules) -> Sequence[_Nearby]:
         params |= {"lat_min": event.lat - dlat, "lat_max": event.lat + dlat}
         params |= {"lon_min": event.lon - dlon, "lon_max": event.lon + dlon}
         params |= _reach_box(event.lon, event.lat, _reach_m(rules))
-        statement = _NEAR_POINT
+        around = squares.squares(params["lon_min"], params["lat_min"], params["lon_max"], params["lat_max"])
+        statement = _NEAR_POINT_WIDE
+        if around is not None:
+            params["squares"] = around
+            statement = _NEAR_POINT
     elif event.district_id is not None:
         params["district_id"] = event.district_id
         statement = _IN_DISTRICT
