@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cityhub.kit.cache import PerDatabase
-from cityhub.kit.errors import BadRequest, NotFound
+from cityhub.kit.errors import BadRequest, Unprocessable
 from cityhub.models.category import Category
 
 SEPARATOR = "/"
@@ -124,7 +124,8 @@ def find(session: Session, ref: str) -> CategoryRef:
         if exact:
             return exact[0]
         raise BadRequest(f"category {ref!r} is ambiguous; give its code or full path")
-    raise NotFound(f"no category {ref!r}")
+    # Every caller names the category in a request's body or a command's option, not in a path.
+    raise Unprocessable(f"no category {ref!r}: give a code, full path or name of the taxonomy")
 
 
 def along_lineage(

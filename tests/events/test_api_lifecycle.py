@@ -216,10 +216,11 @@ def test_unauthenticated_and_bad_input_get_clear_4xx(client: TestClient, session
     headers = login(client, "dispatcher")
     bad = client.post("/api/v1/events", json={"title": ""}, headers=headers)
     assert bad.status_code == 422 and bad.json()["errors"]
-    assert (
-        client.post("/api/v1/events", json={"title": "x", "category": "不存在"}, headers=headers).status_code
-        == 404
-    )
+    # A body naming a category the taxonomy lacks is unprocessable (422), not a missing resource (404).
+    unknown = client.post("/api/v1/events", json={"title": "x", "category": "不存在"}, headers=headers)
+    assert unknown.status_code == 422
+    assert unknown.headers["content-type"] == "application/problem+json"
+    assert "不存在" in unknown.json()["detail"]
     off_map = client.post(
         "/api/v1/events", json={"title": "x", "location": {"lon": 500, "lat": 0}}, headers=headers
     )
