@@ -12,7 +12,9 @@ reports, for each threshold, the precision and recall of proposals (a correct ea
 proposed) and of automatic merges (the chosen report is the same problem).
 
 **Latency.** ``detect`` per new event on a database holding the stream's open events (SQLite and
-PostgreSQL), in milliseconds: the nearby query, the IDF corpus (cached) and the scoring.
+PostgreSQL), in milliseconds: the nearby query, the IDF corpus (cached) and the scoring; and the nearby
+query alone, by grid square beside by time (the query before migration 0009), alternated in one run.
+``--spread`` widens the district (5: the same reports over 30 × 30 km, as in a whole city).
 
 **Hot spots.** Planted clusters (many reports of one problem at one place over a week) in background
 noise; DBSCAN per category on space only vs. over space + time + text: adjusted Rand index and how many
@@ -24,6 +26,7 @@ without the city and district names: the share located in the right district, an
     python bench/bench_dispatch.py                 # everything, a few minutes
     python bench/bench_dispatch.py --only duplicates --reports 2000 --per-day 100 --seed 2
     python bench/bench_dispatch.py --only latency --per-day 1000 --reports 6000
+    python bench/bench_dispatch.py --only latency --per-day 10000 --reports 40000 --spread 5
 """
 
 from __future__ import annotations
@@ -36,10 +39,12 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from contextlib import nullcontext
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -322,30 +327,52 @@ def duplicates_quality(args: argparse.Namespace) -> None:
 
 
 def latency(args: argparse.Namespace) -> None:
-    """``detect`` per new event against the stream's earlier reports stored as open events."""
+    """``detect`` per new event against the stream's earlier reports stored as open events, and its query
+    for the reports around a point: by grid square (the hub's) beside by time (the query before 0009)."""
     data = stream(args.reports, args.per_day, args.dup, args.seed)
-    history, fresh = data.reports[: -args.new], data.reports[-args.new :]
-    print(f"\n## Duplicate detection per new event ({len(history)} stored reports, {args.per_day}/day)\n")
-    print("| backend | open events in the window | mean ms | p50 ms | p95 ms | max ms |")
-    print("|---|---|---|---|---|---|")
+    reports = [_spread(r, args.spread) for r in data.reports]
+    history, fresh = reports[: -args.new], reports[-args.new :]
+    side = SIDE_M * args.spread / 1000
+    print(
+        f"\n## Duplicate detection per new event ({len(history)} stored reports, {args.per_day}/day, "
+        f"{side:g} × {side:g} km)\n"
+    )
+    print(
+        "| backend | open events in the window | mean ms | p50 ms | p95 ms | max ms | around: by square ",
+        end="",
+    )
+    print("| by time |")
+    print("|---|---|---|---|---|---|---|---|")
     pg = PgServer()
     with tempfile.TemporaryDirectory() as workdir:
         for backend in BACKENDS if args.backend == "both" else (args.backend,):
             with fresh_database(backend, pg, Path(workdir)) as url:
                 engine = make_engine(url)
                 try:
-                    times, window = _time_detect(engine, history, fresh)
+                    times, window, by_square, by_time = _time_detect(engine, history, fresh)
                 finally:
                     engine.dispose()
             print(
                 f"| {backend} | {window} | {statistics.mean(times):.1f} | {percentile(times, 50):.1f} "
-                f"| {percentile(times, 95):.1f} | {max(times):.1f} |"
+                f"| {percentile(times, 95):.1f} | {max(times):.1f} | {statistics.mean(by_square):.2f} ms "
+                f"| {statistics.mean(by_time):.2f} ms |"
             )
+
+
+def _spread(report: dup.Report, factor: float) -> dup.Report:
+    """The report with its point ``factor`` times as far from the district's south-west corner: the same
+    stream over a wider city (5: 30 × 30 km), as many reports around each point divided by factor²."""
+    if report.lon is None or report.lat is None or factor == 1:
+        return report
+    lon, lat = ORIGIN[0] + (report.lon - ORIGIN[0]) * factor, ORIGIN[1] + (report.lat - ORIGIN[1]) * factor
+    return replace(report, lon=lon, lat=lat)
 
 
 def _time_detect(
     engine: Engine, history: list[dup.Report], fresh: list[dup.Report]
-) -> tuple[list[float], int]:
+) -> tuple[list[float], int, list[float], list[float]]:
+    """``detect`` per new event; then, alternating event by event, the query for the reports around it
+    by square and by time (a box with more than ``squares.MAX_SQUARES`` squares goes by time)."""
     with Session(engine) as session:
         paths = _taxonomy(session)
         session.execute(insert(Event), [_row(r, paths) for r in history])
@@ -356,19 +383,31 @@ def _time_detect(
             session.commit()
         dup.corpus.clear()
         times: list[float] = []
+        events = []
         for report in fresh:
             clock.freeze(report.created_at)
             event = Event(**_row(report, paths))
             session.add(event)
             session.flush()
+            events.append(event)
             started = time.perf_counter()
             dup.detect(session, event)
             times.append((time.perf_counter() - started) * 1000)
         clock.unfreeze()
+        by_square: list[float] = []
+        by_time: list[float] = []
+        for event in events:
+            if event.lon is None:
+                continue
+            for out, wide in ((by_square, False), (by_time, True)):
+                with mock.patch.object(squares, "squares", return_value=None) if wide else nullcontext():
+                    started = time.perf_counter()
+                    dup._nearby(session, event, dup.RULES)
+                    out.append((time.perf_counter() - started) * 1000)
         since = fresh[-1].created_at - dup.RULES.window
         window = session.scalar(select(func.count(Event.id)).where(Event.created_at >= since)) or 0
         session.rollback()
-    return times[1:], window  # the first one builds the IDF corpus
+    return times[1:], window, by_square, by_time  # the first one builds the IDF corpus
 
 
 def _taxonomy(session: Session) -> dict[str, int]:
@@ -572,6 +611,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--dup", type=float, default=0.15)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--new", type=int, default=300, help="latency: new events timed")
+    parser.add_argument("--spread", type=float, default=1.0, help="latency: the district × this, each way")
     parser.add_argument("--backend", choices=("sqlite", "postgresql", "both"), default="both")
     parser.add_argument("--background", type=int, default=2000, help="hot spots: background reports")
     parser.add_argument("--spots", type=int, default=8, help="hot spots: planted ones per run")

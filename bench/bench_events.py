@@ -682,6 +682,9 @@ def run_backend(backend: str, args: argparse.Namespace) -> Result:
         workdir = Path(tmp)
         with fresh_database(backend, pg, workdir) as url:
             seed_city(url)
+            if args.idle_seconds:
+                with running_server(url, workdir, args.app, args.workers, args.bus_url) as server:
+                    print(f"[{backend}] {idle_cpu(server, args.idle_seconds)}", flush=True)
             for plan in phase_plans:
                 with running_server(url, workdir, args.app, args.workers, args.bus_url) as server:
                     phases.append(asyncio.run(drive(server, args, warm, plan)))
@@ -689,6 +692,16 @@ def run_backend(backend: str, args: argparse.Namespace) -> Result:
             raw_count = args.raw_inserts or int(args.target_rate * args.seconds)
             phases.append(raw_inserts(url, raw_count))
     return Result(backend, phases, args.target_rate, args.workers)
+
+
+def idle_cpu(server: Server, seconds: float) -> str:
+    """What the server spends with no request at all (its scheduler's jobs, the sensing tick), after a
+    few seconds to settle: spread over the requests of a phase, it is part of their CPU per request."""
+    time.sleep(5)
+    before, started = server.cpu_seconds(), time.perf_counter()
+    time.sleep(seconds)
+    per_second = (server.cpu_seconds() - before) / (time.perf_counter() - started)
+    return f"idle: server CPU {per_second * 1000:.1f} ms per second over {seconds:g} s"
 
 
 # ---------------------------------------------------------------- output
@@ -785,6 +798,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--timeout", type=float, default=10.0, help="per-request time-out, s")
     parser.add_argument("--max-errors", type=int, default=100, help="closed loop: stop after this many")
     parser.add_argument("--seed", type=int, default=12345)
+    parser.add_argument(
+        "--idle-seconds", type=float, default=0.0, help="first measure the server's CPU with no requests"
+    )
     parser.add_argument(
         "--app",
         default=DEFAULT_APP,
