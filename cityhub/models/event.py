@@ -225,7 +225,8 @@ class Attachment(Base):
 
 
 class EventCounter(Base):
-    """Per-day counter behind the human-readable event number (20261121-000123)."""
+    """The day behind the human-readable event number (20261121-000123): on SQLite the day's last number,
+    on PostgreSQL the value of the ``event_numbers`` sequence before its first (``events/numbering.py``)."""
 
     __tablename__ = "event_counters"
 
