@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -55,14 +55,37 @@ def import_records(session: Session, records: Sequence[AreaRecord]) -> int:
     return len(records)
 
 
-def _build(session: Session) -> tuple[AreaIndex, dict[str, tuple[int, AreaLevel]]]:
+@dataclass(frozen=True)
+class _Tree:
+    """The boundaries' spatial index and each area's id, level and parent, kept in memory."""
+
+    index: AreaIndex
+    by_code: dict[str, int]
+    nodes: dict[int, tuple[AreaLevel, int | None]]  # id → (level, parent id)
+
+    def areas(self, codes: Iterable[str]) -> dict[AreaLevel, int]:
+        return {self.nodes[i][0]: i for code in codes if (i := self.by_code.get(code)) is not None}
+
+    def with_ancestors(self, code: str) -> dict[AreaLevel, int]:
+        out: dict[AreaLevel, int] = {}
+        area_id = self.by_code.get(code)
+        while area_id is not None and area_id not in out.values():
+            level, parent = self.nodes[area_id]
+            out[level] = area_id
+            area_id = parent
+        return out
+
+
+def _build(session: Session) -> _Tree:
     shapes: list[AreaShape] = []
-    codes: dict[str, tuple[int, AreaLevel]] = {}
+    by_code: dict[str, int] = {}
+    nodes: dict[int, tuple[AreaLevel, int | None]] = {}
     for area in session.scalars(select(Area).options(undefer(Area.geometry))):
-        codes[area.code] = (area.id, AreaLevel(area.level))
+        by_code[area.code] = area.id
+        nodes[area.id] = (AreaLevel(area.level), area.parent_id)
         if area.geometry:
             shapes.append(AreaShape(area.code, str(area.level), shape(json.loads(area.geometry))))
-    return AreaIndex(shapes), codes
+    return _Tree(AreaIndex(shapes), by_code, nodes)
 
 
 _cache = PerDatabase(_build)
@@ -97,16 +120,14 @@ def locate(session: Session, lon: float, lat: float, crs: CRS = CRS.WGS84) -> Lo
         wlon, wlat = to_wgs84(lon, lat, crs)
     except ValueError as exc:
         raise BadRequest(str(exc)) from exc
-    index, codes = _cache.get(session)
-    found = index.locate(wlon, wlat)
+    tree = _cache.get(session)
+    found = tree.index.locate(wlon, wlat)
     if not found:
         # Simplified boundaries leave slivers along coasts and borders: take the nearest grid close by.
-        near = index.nearest(wlon, wlat, AreaLevel.GRID.value, NEAREST_TOLERANCE_M)
+        near = tree.index.nearest(wlon, wlat, AreaLevel.GRID.value, NEAREST_TOLERANCE_M)
         if near is not None:
-            grid = get_area(session, near)
-            return Located({AreaLevel(a.level): a.id for a in ancestors(session, grid)}, wlon, wlat)
-    areas = {codes[code][1]: codes[code][0] for code in found.values() if code in codes}
-    return Located(areas, wlon, wlat)
+            return Located(tree.with_ancestors(near), wlon, wlat)
+    return Located(tree.areas(found.values()), wlon, wlat)
 
 
 def resolve_address(session: Session, text: str) -> Located:
