@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from cityhub.access.principal import Principal
 from cityhub.access.tokens import API_TOKEN_PREFIX, decode_access_token, user_for_api_token
+from cityhub.kit import cache
 from cityhub.kit.errors import Unauthorized
 from cityhub.kit.http import get_session
 from cityhub.kit.settings import Settings
@@ -48,13 +49,24 @@ def current_principal(
     found = session.execute(_PRINCIPAL, {"user_id": user_id}).first()
     if found is None or not found.active:
         raise Unauthorized("the account is disabled or no longer exists")
+    cache.remember(session, found.revision)
     return principal_for(session, found, AreaLevel(found.level) if found.level is not None else None)
 
 
-# The user's columns the principal needs and the level of their area, in one round trip, as plain
-# columns (no ORM object to load) and built once: this runs on every request.
+# The user's columns the principal needs, the level of their area and the reference revision the
+# request's transaction starts at (kit/cache.py), in one round trip, as plain columns (no ORM object to
+# load) and built once: this runs on every request.
 _PRINCIPAL = (
-    select(User.id, User.username, User.role, User.department_id, User.area_id, User.active, Area.level)
+    select(
+        User.id,
+        User.username,
+        User.role,
+        User.department_id,
+        User.area_id,
+        User.active,
+        Area.level,
+        cache.revision_column().label("revision"),
+    )
     .outerjoin(Area, Area.id == User.area_id)
     .where(User.id == bindparam("user_id"))
 )

@@ -19,7 +19,7 @@ import threading
 from collections.abc import Callable
 from typing import Generic, TypeVar
 
-from sqlalchemy import event, select
+from sqlalchemy import ScalarSelect, event, select
 from sqlalchemy.orm import Session, SessionTransaction, UOWTransaction
 
 from cityhub.models.revision import REFERENCE_TABLES, ReferenceRevision
@@ -58,6 +58,18 @@ def revision(session: Session) -> int:
         known = int(session.scalar(_READ) or 0)
         session.info[_MEMO] = known
     return known
+
+
+def revision_column() -> ScalarSelect[int]:
+    """The revision as a column of another statement: a request's first statement reads it along (the
+    principal's), and ``remember`` keeps it for the transaction: one round trip fewer per request."""
+    return _READ.scalar_subquery()
+
+
+def remember(session: Session, value: int | None) -> None:
+    """Keep a revision read by ``revision_column`` in this transaction's first statement."""
+    if value is not None and _MEMO not in session.info:
+        session.info[_MEMO] = int(value)
 
 
 @event.listens_for(Session, "after_flush")

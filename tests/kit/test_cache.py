@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import event, select, text
 from sqlalchemy.orm import Session
 
@@ -14,7 +15,7 @@ from cityhub.models.dispatch import DispatchModel, Place, PlaceKind
 from cityhub.models.event import Urgency
 from cityhub.models.revision import REFERENCE_TABLES, ReferenceRevision
 from cityhub.org import service as org
-from tests.factories import build_city
+from tests.factories import build_city, login
 
 ROAD = "城乡建设/市政设施/道路破损"
 
@@ -120,3 +121,34 @@ def test_the_revision_is_read_once_per_transaction(session: Session) -> None:
         event.remove(connection, "before_cursor_execute", seen)
     assert sum("reference_revision" in s for s in statements) == 1
     assert cache.revision(session) == _stored(session)
+
+
+def test_a_request_reads_the_revision_with_its_principal(client: TestClient, session: Session) -> None:
+    """The revision comes along with the request's principal (no round trip of its own), and it is the
+    one the request's transaction starts at: an edit made between two requests is seen by the second."""
+    city = build_city(session)
+    roads = city.departments["roads"]
+    routing.add_rule(session, category_id=categories.find(session, ROAD).id, lead_department_id=roads.id)
+    session.commit()
+    headers = login(client, "dispatcher")
+    report = {"title": "路面破损", "category": ROAD, "location": {"lon": 120.305, "lat": 36.005}}
+    created = client.post("/api/v1/events", json=report, headers=headers)
+    assert created.status_code == 201, created.text
+    url = f"/api/v1/events/{created.json()['id']}"
+
+    statements: list[str] = []
+
+    def seen(*args: object) -> None:
+        statements.append(str(args[2]))
+
+    event.listen(session.get_bind(), "before_cursor_execute", seen)
+    try:
+        assert client.get(url, headers=headers).json()["lead_department"]["name"] == roads.name
+    finally:
+        event.remove(session.get_bind(), "before_cursor_execute", seen)
+    reading = [s for s in statements if "reference_revision" in s]
+    assert len(reading) == 1 and "users" in reading[0]
+
+    session.execute(text("UPDATE departments SET name = '道路养护中心' WHERE id = :id"), {"id": roads.id})
+    session.commit()
+    assert client.get(url, headers=headers).json()["lead_department"]["name"] == "道路养护中心"
