@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import logging
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -17,6 +19,8 @@ from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
 from cityhub.kit.timeutil import ensure_aware
+
+log = logging.getLogger(__name__)
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -138,6 +142,7 @@ def _one_writer_at_a_time(engine: Engine) -> None:
     ``WRITER_WAIT_S`` goes ahead and meets it too (503 if the database stays busy), never a hang.
     """
     lock = threading.Lock()
+    holder: list[tuple[str, float, str]] = []  # who holds the lock: thread, since (monotonic), statement
 
     def before(conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
         info = conn.info
@@ -145,6 +150,17 @@ def _one_writer_at_a_time(engine: Engine) -> None:
             return
         if lock.acquire(timeout=WRITER_WAIT_S):
             info[_WRITER] = lock
+            holder[:] = [(threading.current_thread().name, time.monotonic(), " ".join(statement.split()[:6]))]
+            return
+        if holder:  # a transaction that writes and then works for half a minute holds every writer up
+            name, since, first = holder[0]
+            log.warning(
+                "waited %.0f s for the SQLite writer lock, held by thread %r for %.0f s (%s …): going on",
+                WRITER_WAIT_S,
+                name,
+                time.monotonic() - since,
+                first,
+            )
 
     def release(info: dict[str, Any]) -> None:
         held = info.pop(_WRITER, None)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from pathlib import Path
 from typing import Any
@@ -9,6 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import event
 
+from cityhub.kit import db
 from cityhub.kit.db import make_engine
 
 
@@ -34,4 +36,41 @@ def test_the_writer_lock_is_held_until_the_driver_has_ended_the_transaction(tmp_
     with engine.connect() as conn:  # and the next writer gets it
         conn.exec_driver_sql("INSERT INTO t VALUES (2)")
         conn.commit()
+    engine.dispose()
+
+
+def test_a_writer_held_up_names_the_transaction_holding_the_lock(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A writer that waited ``WRITER_WAIT_S`` goes on to SQLite's busy handler and says who held it up."""
+    monkeypatch.setattr(db, "WRITER_WAIT_S", 0.2)
+    engine = make_engine(f"sqlite:///{tmp_path / 'writers.db'}")
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE t (x INTEGER)")
+    began, written = threading.Event(), threading.Event()
+
+    def long_transaction() -> None:
+        with engine.connect() as conn:
+            conn.exec_driver_sql("INSERT INTO t VALUES (1)")
+            began.set()
+            written.wait(5)  # works on, holding the lock, until the other writer has given up waiting
+            conn.commit()
+
+    holder = threading.Thread(target=long_transaction, name="catalog-quality")
+    holder.start()
+    began.wait(5)
+    with caplog.at_level(logging.WARNING, logger="cityhub.kit.db"):
+        timer = threading.Timer(0.5, written.set)  # the holder commits while this writer meets busy_timeout
+        timer.start()
+        with engine.connect() as conn:
+            conn.exec_driver_sql("INSERT INTO t VALUES (2)")
+            conn.commit()
+    holder.join()
+    timer.join()
+    assert any(
+        "held by thread 'catalog-quality'" in r.getMessage() and "INSERT INTO t" in r.getMessage()
+        for r in caplog.records
+    ), caplog.text
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT count(*) FROM t").scalar() == 2
     engine.dispose()
