@@ -126,7 +126,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     return create_engine(url, pool_pre_ping=True, **kwargs)
 
 
-_WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE", "CREATE", "DROP", "ALTER")
+_WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE", "CREATE", "DROP", "ALTER", "BEGIN IMMEDIATE")
 _WRITER = "cityhub.writer"
 WRITER_WAIT_S = 30.0
 
@@ -146,7 +146,7 @@ def _one_writer_at_a_time(engine: Engine) -> None:
 
     def before(conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
         info = conn.info
-        if info.get(_WRITER) or not statement.lstrip()[:7].upper().startswith(_WRITES):
+        if info.get(_WRITER) or not statement.lstrip()[:15].upper().startswith(_WRITES):
             return
         if lock.acquire(timeout=WRITER_WAIT_S):
             info[_WRITER] = lock
@@ -216,6 +216,20 @@ def _one_writer_at_a_time(engine: Engine) -> None:
 
     event.listen(engine.pool, "reset", reset)
     event.listen(engine.pool, "invalidate", invalidate)
+
+
+def write_from_the_start(session: Session) -> None:
+    """On SQLite, open this session's transaction as a writer (``BEGIN IMMEDIATE``, queued on the process's
+    writer lock), so that what it reads and what it writes share one snapshot.
+
+    For jobs that read and then write inside savepoints (the demo stream): a ``SAVEPOINT`` outside a
+    transaction opens a deferred one, and its first write fails at once with "database is locked" when
+    another connection has committed since its first read (decision 0004). No-op on PostgreSQL, or when the
+    session's transaction has already begun.
+    """
+    connection = session.connection()
+    if connection.dialect.name == "sqlite" and not connection.connection.dbapi_connection.in_transaction:  # type: ignore[union-attr]
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

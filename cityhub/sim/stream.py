@@ -36,7 +36,7 @@ from cityhub.events import service as events
 from cityhub.events.schemas import EventIn, LocationIn, ReporterIn
 from cityhub.geo import service as geo
 from cityhub.geo.crs import CRS, wgs84_to_gcj02
-from cityhub.kit.db import unit_of_work
+from cityhub.kit.db import unit_of_work, write_from_the_start
 from cityhub.kit.errors import CityHubError
 from cityhub.kit.settings import Settings
 from cityhub.kit.timeutil import SHANGHAI, clock
@@ -315,6 +315,7 @@ class DemoStream:
 
     def _step(self, new_reports: int) -> dict[str, int]:
         with unit_of_work(self._factory) as session:
+            write_from_the_start(session)  # its actions' savepoints then nest in one SQLite write transaction
             if self._world is None:
                 self._world = load_world(session)
             life = _Step(session, self._world, self._rng, self._policy, clock.now())

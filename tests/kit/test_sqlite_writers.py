@@ -8,10 +8,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import event
+from sqlalchemy import event, text
+from sqlalchemy.exc import OperationalError
 
 from cityhub.kit import db
-from cityhub.kit.db import make_engine
+from cityhub.kit.db import make_engine, make_session_factory, write_from_the_start
 
 
 @pytest.mark.parametrize("end", ["commit", "rollback"])
@@ -73,4 +74,41 @@ def test_a_writer_held_up_names_the_transaction_holding_the_lock(
     ), caplog.text
     with engine.connect() as conn:
         assert conn.exec_driver_sql("SELECT count(*) FROM t").scalar() == 2
+    engine.dispose()
+
+
+def test_a_job_that_reads_then_writes_in_savepoints_is_not_refused(tmp_path: Path) -> None:
+    """A savepoint outside a transaction opens a deferred one: once another connection commits between
+    its read and its first write, that write fails at once ("database is locked", no busy wait helps).
+    ``write_from_the_start`` makes it a writer from its first statement: the other writer waits instead."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'writers.db'}")
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE t (x INTEGER)")
+    factory = make_session_factory(engine)
+
+    def another_writer(x: int) -> None:
+        with engine.connect() as conn:
+            conn.exec_driver_sql(f"INSERT INTO t VALUES ({x})")
+            conn.commit()
+
+    with factory() as job:
+        with job.begin_nested():
+            job.execute(text("SELECT count(*) FROM t")).scalar()
+            another_writer(1)
+            with pytest.raises(OperationalError, match="locked"):
+                job.execute(text("INSERT INTO t VALUES (2)"))
+        job.rollback()
+
+    with factory() as job:
+        write_from_the_start(job)
+        with job.begin_nested():
+            job.execute(text("SELECT count(*) FROM t")).scalar()
+            other = threading.Thread(target=another_writer, args=(3,))
+            other.start()  # it waits for the job's commit
+            other.join(0.2)
+            job.execute(text("INSERT INTO t VALUES (4)"))
+        job.commit()
+    other.join(10)
+    with engine.connect() as conn:
+        assert sorted(conn.exec_driver_sql("SELECT x FROM t").scalars()) == [1, 3, 4]
     engine.dispose()
