@@ -6,6 +6,7 @@ database server's work is not in it, only its wait in the wall time.
 
     git worktree add /tmp/old 5193573   # the tree before the sequence (a counter row, own transaction)
     python bench/bench_numbering.py /tmp/old
+    python bench/bench_numbering.py            # this tree alone (as ``make bench`` runs it)
 """
 
 from __future__ import annotations
@@ -45,7 +46,9 @@ def _cpu() -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("other_tree", type=Path, help="a checkout whose numbering.py to compare with")
+    parser.add_argument(
+        "other_tree", type=Path, nargs="?", help="a checkout whose numbering.py to compare with"
+    )
     parser.add_argument("--numbers", type=int, default=2000)
     parser.add_argument("--pg", default="postgresql://postgres@127.0.0.1:5432/postgres")
     args = parser.parse_args()
@@ -55,7 +58,9 @@ def main() -> None:
     engine = make_engine(f"postgresql+psycopg://{args.pg.split('://')[1].rsplit('/', 1)[0]}/{name}")
     try:
         upgrade(engine)
-        contenders = [("other tree", _load(args.other_tree), 1), ("this tree", numbering, 2)]
+        contenders = [("this tree", numbering, 2)]
+        if args.other_tree is not None:
+            contenders.insert(0, ("other tree", _load(args.other_tree), 1))
         print("| round | tree | wall ms per number | CPU ms per number |\n|---|---|---:|---:|")
         for round_ in range(1, 4):
             for label, module, day in contenders:
