@@ -427,9 +427,7 @@ def _row(report: dup.Report, paths: dict[str, int]) -> dict[str, Any]:
         "lon": report.lon,
         "lat": report.lat,
         # A Core INSERT passes the ORM's hook by: the square goes in with the point.
-        "square": squares.square(report.lon, report.lat)
-        if report.lon is not None and report.lat is not None
-        else None,
+        "square": squares.of_point(report.lon, report.lat),
         "address": report.address,
         "created_at": report.created_at,
         "updated_at": report.created_at,

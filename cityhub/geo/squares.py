@@ -27,6 +27,11 @@ def square(lon: float, lat: float) -> int:
     return _row(lat) * COLUMNS + _column(lon)
 
 
+def of_point(lon: float | None, lat: float | None) -> int | None:
+    """The square of a point, or None without one."""
+    return square(lon, lat) if lon is not None and lat is not None else None
+
+
 def squares(lon_min: float, lat_min: float, lon_max: float, lat_max: float) -> list[int] | None:
     """Every square a box touches, or None when they are more than ``MAX_SQUARES``."""
     rows = range(_row(lat_min), _row(lat_max) + 1)

@@ -150,7 +150,7 @@ def _one_writer_at_a_time(engine: Engine) -> None:
             return
         if lock.acquire(timeout=WRITER_WAIT_S):
             info[_WRITER] = lock
-            holder[:] = [(threading.current_thread().name, time.monotonic(), " ".join(statement.split()[:6]))]
+            holder[:] = [(threading.current_thread().name, time.monotonic(), statement)]  # told if it waits
             return
         if holder:  # a transaction that writes and then works for half a minute holds every writer up
             name, since, first = holder[0]
@@ -159,7 +159,7 @@ def _one_writer_at_a_time(engine: Engine) -> None:
                 WRITER_WAIT_S,
                 name,
                 time.monotonic() - since,
-                first,
+                " ".join(first.split()[:6]),
             )
 
     def release(info: dict[str, Any]) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, Date, ForeignKey, Index, String, Text, event
 from sqlalchemy.orm import Mapped, mapped_column
 
-from cityhub.geo.squares import square
+from cityhub.geo import squares
 from cityhub.kit.db import Base, BigId, UTCDateTime, str_enum
 
 
@@ -165,8 +165,7 @@ class Event(Base):
 @event.listens_for(Event, "before_update")
 def _keep_square(_mapper: Any, _connection: Any, target: Event) -> None:
     """Every write through the ORM keeps the grid square with the point, whoever set the point."""
-    lon, lat = target.lon, target.lat
-    target.square = square(lon, lat) if lon is not None and lat is not None else None
+    target.square = squares.of_point(target.lon, target.lat)
 
 
 class EventAssignment(Base):
