@@ -99,21 +99,36 @@ _OUTBOX = "cityhub.outbox"
 
 
 def publish_after_commit(session: Any, topic: str, payload: Any) -> None:
-    """Publish once the session's transaction commits (subscribers never see what was rolled back)."""
+    """Publish once the session's transaction commits (subscribers never see what was rolled back).
+
+    ``payload`` may be a function, called then: for what the transaction's flushes assign (a new row's id).
+    """
+    _listen()
+    session.info.setdefault(_OUTBOX, []).append((topic, payload))
+
+
+def _publish_outbox(session: Any) -> None:
+    for topic, payload in session.info.pop(_OUTBOX, ()):
+        bus.publish(topic, payload() if callable(payload) else payload)
+
+
+def _drop_outbox(session: Any, *_args: Any) -> None:
+    session.info.pop(_OUTBOX, None)
+
+
+_listening = threading.Event()
+_listen_lock = threading.Lock()
+
+
+def _listen() -> None:
+    """Listen on every session, once (on each session that publishes, it cost more than its commit)."""
+    if _listening.is_set():
+        return
     from sqlalchemy import event as sa_event
+    from sqlalchemy.orm import Session
 
-    outbox: list[tuple[str, Any]] | None = session.info.get(_OUTBOX)
-    if outbox is None:
-        outbox = session.info[_OUTBOX] = []
-
-        def _flush(s: Any) -> None:
-            pending = s.info.pop(_OUTBOX, [])
-            for t, p in pending:
-                bus.publish(t, p)
-
-        def _drop(s: Any, *_args: Any) -> None:
-            s.info.pop(_OUTBOX, None)
-
-        sa_event.listen(session, "after_commit", _flush, once=True)
-        sa_event.listen(session, "after_soft_rollback", _drop, once=True)
-    outbox.append((topic, payload))
+    with _listen_lock:
+        if not _listening.is_set():
+            sa_event.listen(Session, "after_commit", _publish_outbox)
+            sa_event.listen(Session, "after_soft_rollback", _drop_outbox)
+            _listening.set()
