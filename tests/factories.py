@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
 
 from fastapi.testclient import TestClient
 from shapely.geometry import box
@@ -12,6 +14,7 @@ from cityhub.events import categories
 from cityhub.geo import service as geo
 from cityhub.geo.generate import AreaRecord
 from cityhub.models.area import Area
+from cityhub.models.event import Channel, DeadlineState, Event, EventStatus
 from cityhub.models.org import Department, DepartmentKind, Role, User
 from cityhub.org import service as org
 
@@ -131,3 +134,19 @@ def login(client: TestClient, username: str) -> dict[str, str]:
     response = client.post("/api/v1/auth/login", json={"username": username, "password": PASSWORD})
     assert response.status_code == 200, response.text
     return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+
+def bare_event(number: str, at: datetime | None = None, **columns: Any) -> Event:
+    """An event row with only what its table requires (received at ``at``, default now) and ``columns``:
+    for tests of what lies below the event service."""
+    at = at or datetime.now(UTC)
+    columns.setdefault("title", "路面破损")
+    return Event(
+        number=number,
+        channel=Channel.APP,
+        status=EventStatus.RECEIVED,
+        created_at=at,
+        updated_at=at,
+        deadline_state=DeadlineState.NORMAL,
+        **columns,
+    )

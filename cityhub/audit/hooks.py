@@ -17,6 +17,7 @@ from cityhub.kit.timeutil import clock
 from cityhub.models.audit import AuditLog
 
 PRINCIPAL_KEY = "principal"
+_HANDED_OVER = "audit.handed_over"
 
 
 def bind_principal(session: Session, principal: Principal) -> None:
@@ -27,6 +28,19 @@ def bind_principal(session: Session, principal: Principal) -> None:
 def acting(session: Session) -> Principal:
     principal = session.info.get(PRINCIPAL_KEY)
     return principal if isinstance(principal, Principal) else SYSTEM
+
+
+def hand_over(session: Session, obj: Any, principal: Principal) -> None:
+    """What is set on the new, not yet stored ``obj`` from here on is ``principal``'s doing; binds them.
+
+    Intake stores a report in one INSERT with what the system decided about it (the suggestion, the
+    automatic dispatch). The audit still tells the two apart, as if the row had been stored first and
+    updated after: a ``create`` row by whoever was acting, with the values the object held here, and an
+    ``update`` row by ``principal`` with what changed since.
+    """
+    handed: dict[Any, tuple[Principal, Principal, dict[str, Any]]] = session.info.setdefault(_HANDED_OVER, {})
+    handed[obj] = (acting(session), principal, dict(inspect(obj).dict))
+    bind_principal(session, principal)
 
 
 def _plain(value: Any) -> Any:
@@ -61,6 +75,36 @@ def _changes(obj: Any, *, new: bool) -> dict[str, Any]:
     return out
 
 
+def _handed_over_rows(
+    obj: Any, creator: Principal, principal: Principal, held: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """The ``create`` row of what ``obj`` held when handed over and the ``update`` row of the rest."""
+    masked: frozenset[str] = getattr(obj, "__audit_masked__", frozenset())
+    ignored: frozenset[str] = getattr(obj, "__audit_ignored__", frozenset())
+    created: dict[str, Any] = {}
+    changed: dict[str, Any] = {}
+    for attr in inspect(obj).mapper.column_attrs:
+        key = attr.key
+        if key in ignored:
+            continue
+        column = attr.columns[0]
+        after = getattr(obj, key)
+        if key in held:
+            before = held[key]
+        elif column.primary_key or column.server_default is not None:
+            before = after  # given by the INSERT itself
+        else:  # unset then: the column's default, which the INSERT of the row as it was would have used
+            before = column.default.arg if column.default is not None and column.default.is_scalar else None
+        if before is not None:
+            created[key] = "***" if key in masked else _plain(before)
+        if before != after:
+            changed[key] = "***" if key in masked else [_plain(before), _plain(after)]
+    rows = [_row(creator, "create", obj, created)]
+    if changed:
+        rows.append(_row(principal, "update", obj, changed))
+    return rows
+
+
 def _row(principal: Principal, action: str, obj: Any, changes: dict[str, Any]) -> dict[str, Any]:
     return {
         "at": clock.now(),
@@ -82,9 +126,14 @@ def _object_id(obj: Any) -> str:
 
 def _collect(session: Session) -> list[dict[str, Any]]:
     principal = acting(session)
+    handed = session.info.get(_HANDED_OVER, {})
     rows: list[dict[str, Any]] = []
     for obj in session.new:
-        if getattr(obj, "__audited__", False):
+        if not getattr(obj, "__audited__", False):
+            continue
+        if obj in handed:
+            rows += _handed_over_rows(obj, *handed.pop(obj))
+        else:
             rows.append(_row(principal, "create", obj, _changes(obj, new=True)))
     for obj in session.dirty:
         if getattr(obj, "__audited__", False) and session.is_modified(obj, include_collections=False):

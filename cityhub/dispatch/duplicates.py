@@ -474,7 +474,7 @@ def _nearby(session: Session, event: Event, rules: Rules) -> Sequence[_Nearby]:
     """Open events of the window around the event, newest first: in a box around its point, or in its
     district. Around a point, of the newest ``max_scanned`` of the box only those within ``_reach_box``."""
     params: dict[str, Any] = {
-        "event_id": event.id,
+        "event_id": event.id if event.id is not None else 0,  # a report at intake is not stored yet
         "since": event.created_at - rules.window,
         "until": event.created_at,
         "scanned": rules.max_scanned,
@@ -624,21 +624,21 @@ def merge_automatically(session: Session, event: Event, into: Candidate) -> None
     session.flush()
 
 
-def to_merge(suggestion: dict[str, Any] | None) -> Candidate | None:
-    """The candidate a stored suggestion marked for automatic merging, if any."""
-    for item in (suggestion or {}).get("duplicates", []):
-        if item.get("merge"):
-            return Candidate(
-                event_id=int(item["event_id"]),
-                number=str(item["number"]),
-                score=float(item["score"]),
-                text_similarity=float(item["text_similarity"]),
-                distance_m=item.get("distance_m"),
-                hours_apart=float(item["hours_apart"]),
-                same_category=item.get("same_category"),
-                merge=True,
-            )
-    return None
+def proposed(suggestion: dict[str, Any] | None) -> list[Candidate]:
+    """The candidates a stored suggestion proposes, best first."""
+    return [
+        Candidate(
+            event_id=int(item["event_id"]),
+            number=str(item["number"]),
+            score=float(item["score"]),
+            text_similarity=float(item["text_similarity"]),
+            distance_m=item.get("distance_m"),
+            hours_apart=float(item["hours_apart"]),
+            same_category=item.get("same_category"),
+            merge=bool(item.get("merge")),
+        )
+        for item in (suggestion or {}).get("duplicates", [])
+    ]
 
 
 def best_to_merge(candidates: Sequence[Candidate]) -> list[Candidate]:

@@ -5,7 +5,8 @@ new report its suggester, ``HubSuggester``:
 
 1. asks the active classifier for the category when the reporter gave none (``ClassifierSuggester``),
    otherwise routes the reporter's category through the routing table (``RoutingSuggester``);
-2. looks for open events the report duplicates (``duplicates.detect``) and stores the proposals;
+2. looks for open events the report duplicates (``duplicates.detect``), proposals that ``after_intake``
+   stores once the event is stored;
 3. notes how the report was located (point, address or both, and any disagreement: ``gazetteer``).
 
 The event service then dispatches at once when the suggestion is sure (its confidence reaches the review
@@ -150,7 +151,10 @@ class HubDispatchPolicy(DispatchPolicy):
         return HubSuggester(self)
 
     def after_intake(self, session: Session, event: Event) -> None:
-        into = duplicates.to_merge(event.suggestion)
+        # Stored now that the event is: the suggester found them before it was.
+        found = duplicates.proposed(event.suggestion)
+        duplicates.record(session, event, found)
+        into = next((c for c in found if c.merge), None)
         if into is not None:
             duplicates.merge_automatically(session, event, into)
 
@@ -189,8 +193,7 @@ class HubSuggester:
         found: list[duplicates.Candidate] = []
         if self.hub.find_duplicates:
             found = duplicates.detect(session, event, self.hub.rules, category_id=suggestion.category_id)
-            found = duplicates.best_to_merge(found)
-            duplicates.record(session, event, found)
+            found = duplicates.best_to_merge(found)  # stored by ``after_intake``, with the event
         master = next((c for c in found if c.merge), None)
         if master is not None:
             # Not dispatched: after intake the report is merged into the event that carries the problem.

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from cityhub.access import policy
 from cityhub.access.principal import SYSTEM, Principal
-from cityhub.audit.hooks import acting, bind_principal
+from cityhub.audit.hooks import acting, bind_principal, hand_over
 from cityhub.dispatch import gazetteer
 from cityhub.dispatch.suggest import RoutingSuggester, Suggester, Suggestion
 from cityhub.events import categories, deadlines, states
@@ -164,7 +164,12 @@ def allowed_for(session: Session, principal: Principal, event: Event) -> list[st
 
 
 def create(session: Session, principal: Principal, data: EventIn, dispatch_policy: DispatchPolicy) -> Event:
-    """Receive a report (受理), locate it, ask for a suggestion and dispatch it if the suggestion is sure."""
+    """Receive a report (受理), locate it, ask for a suggestion and dispatch it if the suggestion is sure.
+
+    The report, its timeline, its departments and what the system decided go out in one flush: the
+    suggestion is asked before the event is in the session (its reads do not store it early), and the
+    audit still shows the reporter's creation apart from the system's part (``hand_over``).
+    """
     bind_principal(session, principal)
     now = clock.now()
     category_id = categories.find(session, data.category).id if data.category else None
@@ -188,12 +193,10 @@ def create(session: Session, principal: Principal, data: EventIn, dispatch_polic
     )
     _set_reporter(event, data, principal)
     _set_location(session, event, data)
-    session.add(event)
-    session.flush()
     suggestion = dispatch_policy.get_suggester().suggest(session, event)
-    # Added after the suggester's queries, so that they go out with the dispatch's flush (one, not two).
+    session.add(event)
     for attachment in data.attachments:
-        session.add(Attachment(event_id=event.id, **attachment.model_dump()))
+        session.add(Attachment(event=event, **attachment.model_dump()))
     _record(session, principal, event, "create", None, EventStatus.RECEIVED, note=None)
     _apply_suggestion(session, event, suggestion, dispatch_policy)
     dispatch_policy.after_intake(session, event)
@@ -236,9 +239,9 @@ def _apply_suggestion(
     session: Session, event: Event, suggestion: Suggestion, dispatch_policy: DispatchPolicy
 ) -> None:
     # The reporter's part is audited as theirs; the suggestion and the automatic dispatch as the
-    # system's, in one flush (one UPDATE of the event).
+    # system's, in the flush that stores the event.
     reporter = acting(session)
-    bind_principal(session, SYSTEM)
+    hand_over(session, event, SYSTEM)
     event.suggestion = suggestion.as_dict()
     event.suggested_category_id = suggestion.category_id
     event.suggested_department_id = suggestion.lead_department_id
@@ -284,7 +287,7 @@ def _record(
 ) -> None:
     session.add(
         EventAction(
-            event_id=event.id,
+            event=event,
             at=clock.now(),
             actor_id=principal.user_id,
             actor=principal.username,
@@ -296,10 +299,11 @@ def _record(
             data=data or {},
         )
     )
-    publish_after_commit(
+    status = str(event.status)
+    publish_after_commit(  # the payload at commit: a new event has its id only once stored
         session,
         f"events.{action}",
-        {"id": event.id, "number": event.number, "action": action, "status": str(event.status)},
+        lambda: {"id": event.id, "number": event.number, "action": action, "status": status},
     )
 
 
@@ -413,7 +417,7 @@ def _dispatch(
     for dept_id, role in [(lead_id, AssignmentRole.LEAD)] + [(d, AssignmentRole.CO) for d in co_ids]:
         session.add(
             EventAssignment(
-                event_id=event.id,
+                event=event,
                 department_id=dept_id,
                 role=role,
                 status=AssignmentStatus.PENDING,

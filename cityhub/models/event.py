@@ -7,7 +7,7 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import JSON, BigInteger, Date, ForeignKey, Index, String, Text, event
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from cityhub.geo import squares
 from cityhub.kit.db import Base, BigId, UTCDateTime, str_enum
@@ -180,6 +180,8 @@ class EventAssignment(Base):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     event_id: Mapped[int] = mapped_column(ForeignKey("events.id"), index=True)
+    # Set instead of event_id when the event is not stored yet: intake writes it with its parts in one flush.
+    event: Mapped[Event] = relationship(lazy="raise")
     department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"))
     role: Mapped[AssignmentRole] = mapped_column(str_enum(AssignmentRole, 6))
     status: Mapped[AssignmentStatus] = mapped_column(str_enum(AssignmentStatus, 12))
@@ -198,6 +200,7 @@ class EventAction(Base):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     event_id: Mapped[int] = mapped_column(ForeignKey("events.id"), index=True)
+    event: Mapped[Event] = relationship(lazy="raise")  # as EventAssignment.event
     at: Mapped[datetime] = mapped_column(UTCDateTime)
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     actor: Mapped[str] = mapped_column(String(100))
@@ -216,6 +219,7 @@ class Attachment(Base):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     event_id: Mapped[int] = mapped_column(ForeignKey("events.id"), index=True)
+    event: Mapped[Event] = relationship(lazy="raise")  # as EventAssignment.event
     filename: Mapped[str] = mapped_column(String(200))
     content_type: Mapped[str] = mapped_column(String(100))
     size: Mapped[int]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import importlib
 import random
-from datetime import UTC, datetime
 
 import pytest
 from hypothesis import given
@@ -14,7 +13,8 @@ from sqlalchemy.orm import Session
 
 from cityhub.dispatch import duplicates
 from cityhub.geo import squares
-from cityhub.models.event import Channel, DeadlineState, Event, EventStatus
+from cityhub.models.event import Event
+from tests.factories import bare_event
 
 LON = st.floats(-179.9, 179.9, allow_nan=False)
 LAT = st.floats(-89.9, 89.9, allow_nan=False)
@@ -47,18 +47,7 @@ def test_squares_are_numbered_apart_and_a_wide_box_gets_none() -> None:
 
 
 def _event(number: str, lon: float | None, lat: float | None) -> Event:
-    now = datetime.now(UTC)
-    return Event(
-        number=number,
-        title="路面破损",
-        channel=Channel.APP,
-        status=EventStatus.RECEIVED,
-        lon=lon,
-        lat=lat,
-        created_at=now,
-        updated_at=now,
-        deadline_state=DeadlineState.NORMAL,
-    )
+    return bare_event(number, lon=lon, lat=lat)
 
 
 def test_an_event_keeps_the_square_of_its_point(session: Session) -> None:
