@@ -1,0 +1,115 @@
+"""Machine instructions per event creation, counted by valgrind: a figure the machine's noise does not move.
+
+CPU time on the shared 2-core machines varies by a third from one minute to the next, so two trees timed one
+after the other can show a change that is not there. Instructions executed do not vary: the same code on
+the same inputs executes the same instructions whatever else the machine is doing. This counts them for
+the intake path without HTTP — ``events.service.create`` with the hub's dispatch policy and the answer's
+view, one unit of work each, on the bench's tiny city and reports (``bench_events``) — on a fresh SQLite
+database (PostgreSQL's own work would be in another process, not counted).
+
+Each tree runs twice under ``valgrind --tool=cachegrind --cache-sim=no``: ``--warmup`` creations, then
+once with ``--count`` more, once with none; the difference over ``--count`` is the instructions one creation
+costs, start-up and warm-up cancelled out. With another tree the four runs go two at a time (one per core).
+
+    python bench/bench_instructions.py                 # this tree (about 4 minutes)
+    git worktree add /tmp/old HEAD~3
+    python bench/bench_instructions.py /tmp/old        # the other tree beside this one
+
+Needs valgrind (Debian package ``valgrind``). Python runs about 50 times slower under it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+
+
+def inner(warmup: int, count: int) -> None:
+    """The measured loop, run inside valgrind with the measured tree first on ``sys.path``."""
+    import bench_events as be  # the measured tree's (PYTHONPATH)
+    from sqlalchemy import select
+
+    from cityhub.audit import hooks
+    from cityhub.dispatch.service import HubDispatchPolicy
+    from cityhub.events import service, views
+    from cityhub.events.schemas import EventIn
+    from cityhub.kit.db import make_engine, make_session_factory, unit_of_work
+    from cityhub.kit.settings import Mode, Settings
+    from cityhub.models.org import User
+    from cityhub.org.service import principal_for
+
+    with tempfile.TemporaryDirectory() as tmp, be.fresh_database("sqlite", be.PgServer(), Path(tmp)) as url:
+        be.seed_city(url)
+        hooks.install()
+        engine = make_engine(url)
+        factory = make_session_factory(engine)
+        policy = HubDispatchPolicy(Settings(database_url=url, data_dir=Path(tmp), mode=Mode.DEVELOPMENT))
+        with factory() as session:
+            users = {u.username: principal_for(session, u) for u in session.scalars(select(User))}
+        requests = be.make_requests(warmup + count, seed=3)
+        for request in requests:
+            principal, body = users[request.user], EventIn.model_validate_json(request.content)
+            with unit_of_work(factory) as session:
+                event = service.create(session, principal, body, policy)
+                views.page(session, principal, [event])[0].model_dump_json()
+        engine.dispose()
+
+
+def instructions(tree: Path, warmup: int, count: int) -> int:
+    """Instructions executed by one run of ``inner`` for ``tree`` (start-up included)."""
+    env = {**os.environ, "PYTHONHASHSEED": "0", "PYTHONPATH": f"{tree}{os.pathsep}{tree / 'bench'}"}
+    command = ["valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null"]
+    command += [sys.executable, str(Path(__file__).resolve()), "--inner", str(warmup), str(count)]
+    done = subprocess.run(command, cwd=tree, env=env, capture_output=True, text=True, check=False)
+    found = re.search(r"I\s+refs:\s+([\d,]+)", done.stderr)
+    if done.returncode != 0 or found is None:
+        raise RuntimeError(f"the run for {tree} failed:\n{done.stderr[-3000:]}")
+    return int(found.group(1).replace(",", ""))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("other_tree", type=Path, nargs="?", help="a checkout to count beside this one")
+    parser.add_argument("--warmup", type=int, default=100, help="creations before the counted ones")
+    parser.add_argument("--count", type=int, default=150, help="creations counted")
+    parser.add_argument("--inner", nargs=2, type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.inner:
+        inner(*args.inner)
+        return
+    if shutil.which("valgrind") is None:
+        sys.exit("valgrind is not installed (Debian: apt-get install valgrind)")
+    trees = [ROOT] + ([args.other_tree.resolve()] if args.other_tree else [])
+    runs = [(tree, n) for tree in trees for n in (0, args.count)]
+    started = time.monotonic()
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        counts = pool.map(lambda run: instructions(run[0], args.warmup, run[1]), runs)
+        counted = dict(zip(runs, counts, strict=True))
+    print(
+        f"instructions per event creation, in-process, SQLite ({args.count} after {args.warmup}; "
+        f"{time.monotonic() - started:.0f} s)"
+    )
+    per = {tree: (counted[(tree, args.count)] - counted[(tree, 0)]) / args.count for tree in trees}
+    for tree in trees:
+        print(f"  {per[tree] / 1e6:7.3f} M  {tree}")
+    if args.other_tree:
+        print(f"  this tree: {100 * (per[ROOT] / per[trees[1]] - 1):+.1f} % against the other")
+
+
+if __name__ == "__main__":
+    if "--inner" in sys.argv:  # the measured tree's modules, not this one's
+        sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
+    main()
