@@ -9,7 +9,10 @@ database (PostgreSQL's own work would be in another process, not counted).
 
 Each tree runs twice under ``valgrind --tool=cachegrind --cache-sim=no``: ``--warmup`` creations, then
 once with ``--count`` more, once with none; the difference over ``--count`` is the instructions one creation
-costs, start-up and warm-up cancelled out. With another tree the four runs go two at a time (one per core).
+costs, start-up and warm-up cancelled out. Nothing in the loop depends on how long it runs: the clock is
+frozen, and duplicate detection refits its corpus as the warm-up grows the database, then keeps it (the
+steady state). Two runs of the same tree differ by about 0.3 % of a creation. With another tree the four
+runs go two at a time (one per core).
 
     python bench/bench_instructions.py                 # this tree (about 4 minutes)
     git worktree add /tmp/old HEAD~3
@@ -21,6 +24,7 @@ Needs valgrind (Debian package ``valgrind``). Python runs about 50 times slower 
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import re
 import shutil
@@ -29,25 +33,35 @@ import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 
 
-def inner(warmup: int, count: int) -> None:
-    """The measured loop, run inside valgrind with the measured tree first on ``sys.path``."""
+def inner(warmup: int, count: int, drawn: int) -> None:
+    """The measured loop, run inside valgrind with the measured tree first on ``sys.path``: the first
+    ``warmup + count`` of ``drawn`` reports (the same draw for both runs of a tree)."""
     import bench_events as be  # the measured tree's (PYTHONPATH)
     from sqlalchemy import select
 
     from cityhub.audit import hooks
+    from cityhub.dispatch import duplicates
     from cityhub.dispatch.service import HubDispatchPolicy
     from cityhub.events import service, views
     from cityhub.events.schemas import EventIn
     from cityhub.kit.db import make_engine, make_session_factory, unit_of_work
     from cityhub.kit.settings import Mode, Settings
+    from cityhub.kit.timeutil import clock
     from cityhub.models.org import User
     from cityhub.org.service import principal_for
+
+    # Nothing may depend on how long the run takes: the time of day (working-time deadlines) is fixed, and
+    # duplicate detection checks whether to refit its corpus at every intake of the warm-up (not every 30 s),
+    # then no more: the counted creations are the steady state, not the refits of a database growing from 0.
+    clock.freeze(datetime(2026, 12, 7, 2, 0, tzinfo=UTC))  # a Monday, 10:00 in Shanghai
+    duplicates.corpus.CHECK_EVERY_S = 0.0
 
     with tempfile.TemporaryDirectory() as tmp, be.fresh_database("sqlite", be.PgServer(), Path(tmp)) as url:
         be.seed_city(url)
@@ -57,8 +71,10 @@ def inner(warmup: int, count: int) -> None:
         policy = HubDispatchPolicy(Settings(database_url=url, data_dir=Path(tmp), mode=Mode.DEVELOPMENT))
         with factory() as session:
             users = {u.username: principal_for(session, u) for u in session.scalars(select(User))}
-        requests = be.make_requests(warmup + count, seed=3)
-        for request in requests:
+        requests = be.make_requests(drawn, seed=3)
+        for i, request in enumerate(requests[: warmup + count]):
+            if i == warmup:
+                duplicates.corpus.CHECK_EVERY_S = math.inf
             principal, body = users[request.user], EventIn.model_validate_json(request.content)
             with unit_of_work(factory) as session:
                 event = service.create(session, principal, body, policy)
@@ -66,11 +82,11 @@ def inner(warmup: int, count: int) -> None:
         engine.dispose()
 
 
-def instructions(tree: Path, warmup: int, count: int) -> int:
+def instructions(tree: Path, warmup: int, count: int, drawn: int) -> int:
     """Instructions executed by one run of ``inner`` for ``tree`` (start-up included)."""
     env = {**os.environ, "PYTHONHASHSEED": "0", "PYTHONPATH": f"{tree}{os.pathsep}{tree / 'bench'}"}
     command = ["valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null"]
-    command += [sys.executable, str(Path(__file__).resolve()), "--inner", str(warmup), str(count)]
+    command += [sys.executable, str(Path(__file__).resolve()), "--inner", str(warmup), str(count), str(drawn)]
     done = subprocess.run(command, cwd=tree, env=env, capture_output=True, text=True, check=False)
     found = re.search(r"I\s+refs:\s+([\d,]+)", done.stderr)
     if done.returncode != 0 or found is None:
@@ -85,7 +101,7 @@ def main() -> None:
     parser.add_argument("other_tree", type=Path, nargs="?", help="a checkout to count beside this one")
     parser.add_argument("--warmup", type=int, default=100, help="creations before the counted ones")
     parser.add_argument("--count", type=int, default=150, help="creations counted")
-    parser.add_argument("--inner", nargs=2, type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--inner", nargs=3, type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.inner:
         inner(*args.inner)
@@ -96,7 +112,8 @@ def main() -> None:
     runs = [(tree, n) for tree in trees for n in (0, args.count)]
     started = time.monotonic()
     with ThreadPoolExecutor(max_workers=2) as pool:
-        counts = pool.map(lambda run: instructions(run[0], args.warmup, run[1]), runs)
+        drawn = args.warmup + args.count
+        counts = pool.map(lambda run: instructions(run[0], args.warmup, run[1], drawn), runs)
         counted = dict(zip(runs, counts, strict=True))
     print(
         f"instructions per event creation, in-process, SQLite ({args.count} after {args.warmup}; "
@@ -110,6 +127,6 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    if "--inner" in sys.argv:  # the measured tree's modules, not this one's
-        sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
+    if "--inner" in sys.argv:  # the measured tree's modules (PYTHONPATH), not those beside this script
+        del sys.path[0]
     main()
