@@ -685,6 +685,10 @@ def run_backend(backend: str, args: argparse.Namespace) -> Result:
             if args.idle_seconds:
                 with running_server(url, workdir, args.app, args.workers, args.bus_url) as server:
                     print(f"[{backend}] {idle_cpu(server, args.idle_seconds)}", flush=True)
+            if args.floor:
+                with running_server(url, workdir, args.app, args.workers, args.bus_url) as server:
+                    for line in asyncio.run(floor(server, args.floor, args.concurrency)):
+                        print(f"[{backend}] {line}", flush=True)
             for plan in phase_plans:
                 with running_server(url, workdir, args.app, args.workers, args.bus_url) as server:
                     phases.append(asyncio.run(drive(server, args, warm, plan)))
@@ -702,6 +706,37 @@ def idle_cpu(server: Server, seconds: float) -> str:
     time.sleep(seconds)
     per_second = (server.cpu_seconds() - before) / (time.perf_counter() - started)
     return f"idle: server CPU {per_second * 1000:.1f} ms per second over {seconds:g} s"
+
+
+async def floor(server: Server, count: int, concurrency: int) -> list[str]:
+    """What any request costs the server, below which no creation can go: the public health check (one
+    worker-thread hop, ``SELECT 1``) and the authenticated ``/auth/me`` (the principal's read, three hops),
+    each ``count`` times in a closed loop, after as many to warm up."""
+    headers = login(server.base_url, CHANNELS[0][1])
+    out = []
+    async with client_session(server.base_url, concurrency, 10.0) as session:
+
+        async def loop(path: str, auth: dict[str, str]) -> float:
+            todo = iter(range(count))
+
+            async def worker() -> None:
+                for _ in todo:
+                    async with session.get(path, headers=auth) as response:
+                        await response.read()
+                        if response.status != 200:
+                            raise RuntimeError(f"GET {path} answered {response.status}")
+
+            started = time.perf_counter()
+            await asyncio.gather(*(worker() for _ in range(concurrency)))
+            return count / (time.perf_counter() - started)
+
+        for path, auth in (("/healthz", {}), ("/api/v1/auth/me", headers)):
+            await loop(path, auth)
+            before = server.cpu_seconds()
+            rate = await loop(path, auth)
+            cpu_ms = (server.cpu_seconds() - before) * 1000 / count
+            out.append(f"floor GET {path}: {rate:.0f}/s, server CPU {cpu_ms:.2f} ms per request")
+    return out
 
 
 # ---------------------------------------------------------------- output
@@ -800,6 +835,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=12345)
     parser.add_argument(
         "--idle-seconds", type=float, default=0.0, help="first measure the server's CPU with no requests"
+    )
+    parser.add_argument(
+        "--floor",
+        type=int,
+        default=0,
+        help="first time N GETs of /healthz and of /auth/me (what any request costs)",
     )
     parser.add_argument(
         "--app",

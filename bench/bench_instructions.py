@@ -82,11 +82,104 @@ def inner(warmup: int, count: int, drawn: int) -> None:
         engine.dispose()
 
 
-def instructions(tree: Path, warmup: int, count: int, drawn: int) -> int:
-    """Instructions executed by one run of ``inner`` for ``tree`` (start-up included)."""
+WAYS = ("orm", "orm-unaudited", "core")
+
+
+def inner_writes(way: str, count: int) -> None:
+    """``count`` times what intake writes for a dispatched report — the event, two timeline actions, the
+    lead's assignment and three audit rows — one transaction each: through an ORM flush (with the audit
+    hook, or without it and its rows) or as Core statements."""
+    import bench_events as be
+    from sqlalchemy import insert
+    from sqlalchemy.orm import Session
+
+    from cityhub.access.principal import SYSTEM
+    from cityhub.audit import hooks
+    from cityhub.kit.db import make_engine
+    from cityhub.models.audit import AuditLog
+    from cityhub.models.event import AssignmentRole, AssignmentStatus, Event, EventAction, EventAssignment
+
+    now = datetime(2026, 12, 7, 2, 0, tzinfo=UTC)
+    dispatched = {"status": "dispatched", "lead_department_id": 1, "sign_deadline": now, "dispatched_at": now}
+    action = {"at": now, "actor": "system", "data": {}}
+    actions = [
+        {**action, "action": "create", "to_status": "received"},
+        {**action, "action": "dispatch", "to_status": "dispatched"},
+    ]
+    assignment = {"department_id": 1, "role": AssignmentRole.LEAD, "status": AssignmentStatus.PENDING}
+    assignment |= {"assigned_at": now, "sign_deadline": now, "resolve_deadline": now}
+    log = {"at": now, "actor_id": None, "actor": "system", "purpose": None}
+    statements = (
+        insert(Event).returning(Event.id),
+        insert(EventAction),
+        insert(EventAssignment),
+        insert(AuditLog),
+    )
+
+    def orm(session: Session, row: dict[str, object]) -> None:
+        event = Event(**row)
+        session.add(event)
+        if way == "orm":
+            hooks.hand_over(session, event, SYSTEM)
+        for key, value in dispatched.items():
+            setattr(event, key, value)
+        session.add_all([EventAction(event=event, **a) for a in actions])
+        session.add(EventAssignment(event=event, **assignment))
+        session.flush()
+
+    def core(session: Session, row: dict[str, object]) -> None:
+        to_event, to_actions, to_assignments, to_log = statements
+        connection = session.connection()
+        event_id = connection.execute(to_event, {**row, **dispatched}).scalar_one()
+        connection.execute(to_actions, [{**a, "event_id": event_id} for a in actions])
+        assignment_id = connection.execute(
+            to_assignments.returning(EventAssignment.id), {**assignment, "event_id": event_id}
+        ).scalar_one()
+        changes = {key: str(value) for key, value in row.items()}
+        connection.execute(
+            to_log,
+            [
+                {
+                    **log,
+                    "action": "create",
+                    "object_type": "events",
+                    "object_id": str(event_id),
+                    "changes": changes,
+                },
+                {
+                    **log,
+                    "action": "update",
+                    "object_type": "events",
+                    "object_id": str(event_id),
+                    "changes": {key: [None, str(value)] for key, value in dispatched.items()},
+                },
+                {
+                    **log,
+                    "action": "create",
+                    "object_type": "event_assignments",
+                    "object_id": str(assignment_id),
+                    "changes": {"event_id": event_id, **{k: str(v) for k, v in assignment.items()}},
+                },
+            ],
+        )
+
+    with tempfile.TemporaryDirectory() as tmp, be.fresh_database("sqlite", be.PgServer(), Path(tmp)) as url:
+        be.seed_city(url)
+        if way != "orm-unaudited":
+            hooks.install()
+        engine = make_engine(url)
+        write = core if way == "core" else orm
+        for i in range(count):
+            with Session(engine) as session, session.begin():
+                write(session, {**be._raw_row(i), "number": f"W-{i:06d}"})
+        engine.dispose()
+
+
+def instructions(tree: Path, *inner_args: object) -> int:
+    """Instructions executed by one run of ``inner`` (or ``inner_writes``) for ``tree``, start-up included."""
     env = {**os.environ, "PYTHONHASHSEED": "0", "PYTHONPATH": f"{tree}{os.pathsep}{tree / 'bench'}"}
     command = ["valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null"]
-    command += [sys.executable, str(Path(__file__).resolve()), "--inner", str(warmup), str(count), str(drawn)]
+    command += [sys.executable, str(Path(__file__).resolve()), "--inner", *map(str, inner_args)]
     done = subprocess.run(command, cwd=tree, env=env, capture_output=True, text=True, check=False)
     found = re.search(r"I\s+refs:\s+([\d,]+)", done.stderr)
     if done.returncode != 0 or found is None:
@@ -101,13 +194,22 @@ def main() -> None:
     parser.add_argument("other_tree", type=Path, nargs="?", help="a checkout to count beside this one")
     parser.add_argument("--warmup", type=int, default=100, help="creations before the counted ones")
     parser.add_argument("--count", type=int, default=150, help="creations counted")
-    parser.add_argument("--inner", nargs=3, type=int, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--writes", action="store_true", help="instead: intake's writes, ORM flush against Core statements"
+    )
+    parser.add_argument("--inner", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.inner:
-        inner(*args.inner)
+        if args.inner[0] in WAYS:
+            inner_writes(args.inner[0], int(args.inner[1]))
+        else:
+            inner(*map(int, args.inner))
         return
     if shutil.which("valgrind") is None:
         sys.exit("valgrind is not installed (Debian: apt-get install valgrind)")
+    if args.writes:
+        writes(args.count)
+        return
     trees = [ROOT] + ([args.other_tree.resolve()] if args.other_tree else [])
     runs = [(tree, n) for tree in trees for n in (0, args.count)]
     started = time.monotonic()
@@ -124,6 +226,17 @@ def main() -> None:
         print(f"  {per[tree] / 1e6:7.3f} M  {tree}")
     if args.other_tree:
         print(f"  this tree: {100 * (per[ROOT] / per[trees[1]] - 1):+.1f} % against the other")
+
+
+def writes(count: int) -> None:
+    runs = [(way, n) for way in WAYS for n in (0, count)]
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        counted = dict(zip(runs, pool.map(lambda run: instructions(ROOT, *run), runs), strict=True))
+    print(
+        f"instructions per intake's writes (event, 2 actions, 1 assignment, 3 audit rows), SQLite, {count}:"
+    )
+    for way in WAYS:
+        print(f"  {(counted[(way, count)] - counted[(way, 0)]) / count / 1e6:7.3f} M  {way}")
 
 
 if __name__ == "__main__":

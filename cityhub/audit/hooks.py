@@ -7,6 +7,7 @@ without their values (the audit log must not become a second copy of personal da
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import event, insert, inspect
@@ -51,27 +52,64 @@ def _plain(value: Any) -> Any:
     return str(value)
 
 
+@dataclass(frozen=True)
+class _Column:
+    """What the hook needs of an audited column, read from the mapper once per class."""
+
+    key: str
+    masked: bool
+    given: bool  # by the INSERT itself: the primary key, a server default
+    default: Any  # the scalar default an INSERT without it would use, else None
+
+
+_AUDITED: dict[type, tuple[tuple[_Column, ...], tuple[str, ...]]] = {}
+
+
+def _audited(obj: Any) -> tuple[tuple[_Column, ...], tuple[str, ...]]:
+    """The class's audited columns (not ``__audit_ignored__``) and its primary key's attributes."""
+    cls = type(obj)
+    found = _AUDITED.get(cls)
+    if found is None:
+        masked: frozenset[str] = getattr(cls, "__audit_masked__", frozenset())
+        ignored: frozenset[str] = getattr(cls, "__audit_ignored__", frozenset())
+        mapper = inspect(cls)
+        columns = []
+        for attr in mapper.column_attrs:
+            column = attr.columns[0]
+            if attr.key in ignored:
+                continue
+            default = column.default.arg if column.default is not None and column.default.is_scalar else None
+            given = column.primary_key or column.server_default is not None
+            columns.append(_Column(attr.key, attr.key in masked, given, default))
+        keys = tuple(mapper.get_property_by_column(c).key for c in mapper.primary_key)
+        found = _AUDITED[cls] = (tuple(columns), keys)
+    return found
+
+
+def _value(obj: Any, values: dict[str, Any], key: str) -> Any:
+    """An attribute's value: from the instance's dict, or through the attribute when not loaded."""
+    return values[key] if key in values else getattr(obj, key)
+
+
 def _changes(obj: Any, *, new: bool) -> dict[str, Any]:
-    masked: frozenset[str] = getattr(obj, "__audit_masked__", frozenset())
-    ignored: frozenset[str] = getattr(obj, "__audit_ignored__", frozenset())
     state = inspect(obj)
+    values = state.dict
     touched = state.committed_state  # the attributes set since the last flush (a row's few, not its fifty)
     out: dict[str, Any] = {}
-    for attr in state.mapper.column_attrs:
-        key = attr.key
-        if key in ignored or (not new and key not in touched):
-            continue
+    for column in _audited(obj)[0]:
+        key = column.key
         if new:
-            value = getattr(obj, key)
-            if value is None:
-                continue
-            out[key] = "***" if key in masked else _plain(value)
+            value = _value(obj, values, key)
+            if value is not None:
+                out[key] = "***" if column.masked else _plain(value)
+            continue
+        if key not in touched:
             continue
         history = state.attrs[key].history
         if history.has_changes():
             before = history.deleted[0] if history.deleted else None
             after = history.added[0] if history.added else None
-            out[key] = "***" if key in masked else [_plain(before), _plain(after)]
+            out[key] = "***" if column.masked else [_plain(before), _plain(after)]
     return out
 
 
@@ -79,26 +117,22 @@ def _handed_over_rows(
     obj: Any, creator: Principal, principal: Principal, held: dict[str, Any]
 ) -> list[dict[str, Any]]:
     """The ``create`` row of what ``obj`` held when handed over and the ``update`` row of the rest."""
-    masked: frozenset[str] = getattr(obj, "__audit_masked__", frozenset())
-    ignored: frozenset[str] = getattr(obj, "__audit_ignored__", frozenset())
+    values = inspect(obj).dict
     created: dict[str, Any] = {}
     changed: dict[str, Any] = {}
-    for attr in inspect(obj).mapper.column_attrs:
-        key = attr.key
-        if key in ignored:
-            continue
-        column = attr.columns[0]
-        after = getattr(obj, key)
+    for column in _audited(obj)[0]:
+        key = column.key
+        after = _value(obj, values, key)
         if key in held:
             before = held[key]
-        elif column.primary_key or column.server_default is not None:
-            before = after  # given by the INSERT itself
+        elif column.given:
+            before = after
         else:  # unset then: the column's default, which the INSERT of the row as it was would have used
-            before = column.default.arg if column.default is not None and column.default.is_scalar else None
+            before = column.default
         if before is not None:
-            created[key] = "***" if key in masked else _plain(before)
+            created[key] = "***" if column.masked else _plain(before)
         if before != after:
-            changed[key] = "***" if key in masked else [_plain(before), _plain(after)]
+            changed[key] = "***" if column.masked else [_plain(before), _plain(after)]
     rows = [_row(creator, "create", obj, created)]
     if changed:
         rows.append(_row(principal, "update", obj, changed))
@@ -120,7 +154,8 @@ def _row(principal: Principal, action: str, obj: Any, changes: dict[str, Any]) -
 
 def _object_id(obj: Any) -> str:
     """The row's primary key: known after the flush even for a new row (its identity key is set later)."""
-    key = inspect(obj).mapper.primary_key_from_instance(obj)
+    values = inspect(obj).dict
+    key = [_value(obj, values, k) for k in _audited(obj)[1]]
     return ",".join(str(part) for part in key) if all(part is not None for part in key) else "?"
 
 
