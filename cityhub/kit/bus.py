@@ -121,7 +121,7 @@ _listen_lock = threading.Lock()
 
 
 def _listen() -> None:
-    """Listen on every session, once (on each session that publishes, it cost more than its commit)."""
+    """Listen on every session, once, rather than add two listeners to each session that publishes."""
     if _listening.is_set():
         return
     from sqlalchemy import event as sa_event
