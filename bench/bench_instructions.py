@@ -205,8 +205,9 @@ def main() -> None:
         else:
             inner(*map(int, args.inner))
         return
-    if shutil.which("valgrind") is None:
-        sys.exit("valgrind is not installed (Debian: apt-get install valgrind)")
+    if shutil.which("valgrind") is None:  # not a failure of the code measured: `make bench` goes on
+        print("bench_instructions skipped: valgrind is not installed (Debian: apt-get install valgrind)")
+        return
     if args.writes:
         writes(args.count)
         return
