@@ -194,11 +194,14 @@ def create(session: Session, principal: Principal, data: EventIn, dispatch_polic
     _set_reporter(event, data, principal)
     _set_location(session, event, data)
     suggestion = dispatch_policy.get_suggester().suggest(session, event)
-    session.add(event)
-    for attachment in data.attachments:
-        session.add(Attachment(event=event, **attachment.model_dump()))
-    _record(session, principal, event, "create", None, EventStatus.RECEIVED, note=None)
-    _apply_suggestion(session, event, suggestion, dispatch_policy)
+    # What dispatching reads is reference data (departments, SLAs, the calendar): a cold cache's query must
+    # not flush the event before the system's part is on it.
+    with session.no_autoflush:
+        session.add(event)
+        for attachment in data.attachments:
+            session.add(Attachment(event=event, **attachment.model_dump()))
+        _record(session, principal, event, "create", None, EventStatus.RECEIVED, note=None)
+        _apply_suggestion(session, event, suggestion, dispatch_policy)
     dispatch_policy.after_intake(session, event)
     return event
 

@@ -46,6 +46,23 @@ def _report(client: TestClient, headers: dict[str, str], **over: Any) -> dict[st
     return dict(response.json())
 
 
+def test_a_report_is_stored_with_the_systems_part_in_one_write_even_with_cold_caches(
+    client: TestClient, session: Session
+) -> None:
+    _setup(session)  # the reference data just changed: every cache intake reads is rebuilt on first use
+    eid = _report(client, login(client, "dispatcher"))["id"]
+    rows = session.scalars(
+        select(AuditLog)
+        .where(AuditLog.object_type == "events", AuditLog.object_id == str(eid))
+        .order_by(AuditLog.id)
+    ).all()
+    # One INSERT of the event: the reporter's creation and one change by the system, with the suggestion
+    # and the dispatch together (a flush in between would split the system's part in two rows).
+    assert [(r.action, r.actor) for r in rows] == [("create", "dispatcher"), ("update", "system")]
+    assert {"suggestion", "status", "lead_department_id"} <= set(rows[1].changes)
+    assert rows[1].changes["status"] == ["received", "dispatched"]
+
+
 def test_point_is_located_and_routed_to_the_district_department(client: TestClient, session: Session) -> None:
     _setup(session)
     event = _report(client, login(client, "dispatcher"))
