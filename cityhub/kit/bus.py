@@ -15,6 +15,9 @@ from collections import defaultdict
 from collections.abc import Callable
 from typing import Any, Protocol
 
+from sqlalchemy import event
+from sqlalchemy.orm import Session, SessionTransaction
+
 log = logging.getLogger(__name__)
 
 Handler = Callable[[str, Any], None]
@@ -98,37 +101,21 @@ bus = InProcessBus()
 _OUTBOX = "cityhub.outbox"
 
 
-def publish_after_commit(session: Any, topic: str, payload: Any) -> None:
+def publish_after_commit(session: Session, topic: str, payload: Any) -> None:
     """Publish once the session's transaction commits (subscribers never see what was rolled back).
 
     ``payload`` may be a function, called then: for what the transaction's flushes assign (a new row's id).
     """
-    _listen()
     session.info.setdefault(_OUTBOX, []).append((topic, payload))
 
 
-def _publish_outbox(session: Any) -> None:
+# On every session, once (not two listeners added to each session that publishes).
+@event.listens_for(Session, "after_commit")
+def _publish_outbox(session: Session) -> None:
     for topic, payload in session.info.pop(_OUTBOX, ()):
         bus.publish(topic, payload() if callable(payload) else payload)
 
 
-def _drop_outbox(session: Any, *_args: Any) -> None:
+@event.listens_for(Session, "after_soft_rollback")
+def _drop_outbox(session: Session, _previous: SessionTransaction) -> None:
     session.info.pop(_OUTBOX, None)
-
-
-_listening = threading.Event()
-_listen_lock = threading.Lock()
-
-
-def _listen() -> None:
-    """Listen on every session, once, rather than add two listeners to each session that publishes."""
-    if _listening.is_set():
-        return
-    from sqlalchemy import event as sa_event
-    from sqlalchemy.orm import Session
-
-    with _listen_lock:
-        if not _listening.is_set():
-            sa_event.listen(Session, "after_commit", _publish_outbox)
-            sa_event.listen(Session, "after_soft_rollback", _drop_outbox)
-            _listening.set()
