@@ -24,7 +24,7 @@ from cityhub.events.numbering import next_number
 from cityhub.events.schemas import AttachmentIn, EventIn
 from cityhub.geo import service as geo
 from cityhub.kit.bus import publish_after_commit
-from cityhub.kit.errors import Conflict, InvalidTransition, NotFound, Unprocessable
+from cityhub.kit.errors import Conflict, NotFound, Unprocessable
 from cityhub.kit.timeutil import clock
 from cityhub.models.area import AreaLevel
 from cityhub.models.event import (
@@ -316,8 +316,9 @@ def _begin(
     """Load a readable event, check the transition (409) and the principal's right (403)."""
     bind_principal(session, principal)
     event = get(session, principal, event_id)
-    transition = states.check(action, event.status)
-    policy.authorize_event(principal, action, event, open_departments(session, event.id))
+    departments = open_departments(session, event.id)
+    transition = states.check(action, event.status, lambda a: policy.may(principal, a, event, departments))
+    policy.authorize_event(principal, action, event, departments)
     return event, transition
 
 
@@ -477,9 +478,10 @@ def _co_step(
     status: AssignmentStatus,
     note: str | None,
 ) -> Event:
+    departments = open_departments(session, event.id)
     if event.status not in states.WORKING:
-        raise InvalidTransition(action, event.status.value, [])
-    policy.authorize_event(principal, action, event, open_departments(session, event.id))
+        raise states.refusal(action, event.status, lambda a: policy.may(principal, a, event, departments))
+    policy.authorize_event(principal, action, event, departments)
     now = clock.now()
     if status is AssignmentStatus.ACCEPTED:
         mine.accepted_at = now

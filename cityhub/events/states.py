@@ -6,6 +6,7 @@ status the event had before it was suspended.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from cityhub.kit.errors import InvalidTransition
@@ -51,9 +52,17 @@ def allowed_actions(status: S) -> list[str]:
     return [name for name, t in TRANSITIONS.items() if status in t.sources]
 
 
-def check(action: str, status: S) -> Transition:
-    """The transition for ``action`` from ``status``; 409 naming the allowed actions otherwise."""
+def check(action: str, status: S, may: Callable[[str], bool] | None = None) -> Transition:
+    """The transition for ``action`` from ``status``; 409 otherwise, naming the actions allowed now —
+    those ``may`` grants, when given (the actor's, as the event view lists them)."""
     transition = TRANSITIONS[action]
     if status not in transition.sources:
-        raise InvalidTransition(action, f"{status.value} ({status.label})", allowed_actions(status))
+        raise refusal(action, status, may)
     return transition
+
+
+def refusal(action: str, status: S, may: Callable[[str], bool] | None = None) -> InvalidTransition:
+    """The 409 for ``action`` in ``status``, naming the actions allowed now (those ``may`` grants)."""
+    allowed = allowed_actions(status)
+    mine = allowed if may is None else [a for a in allowed if may(a)]
+    return InvalidTransition(action, f"{status.value} ({status.label})", mine, final=not allowed)

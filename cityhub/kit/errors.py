@@ -46,8 +46,8 @@ class Conflict(CityHubError):
 class InvalidTransition(Conflict):
     title = "Invalid transition"
 
-    def __init__(self, action: str, status: str, allowed: Sequence[str]) -> None:
-        allowed_text = ", ".join(allowed) if allowed else "none (the event is final)"
+    def __init__(self, action: str, status: str, allowed: Sequence[str], *, final: bool = False) -> None:
+        allowed_text = ", ".join(allowed) or ("none (the event is final)" if final else "none of yours")
         super().__init__(
             f"cannot {action} an event that is {status}; allowed actions now: {allowed_text}",
             action=action,

@@ -80,3 +80,11 @@ def test_each_pair_moves_or_conflicts(status: S, action: str) -> None:
 def test_final_statuses_say_so() -> None:
     with pytest.raises(InvalidTransition, match="the event is final"):
         states.check("dispatch", S.MERGED)
+
+
+def test_the_conflict_names_only_what_the_actor_may_do() -> None:
+    with pytest.raises(InvalidTransition) as info:
+        states.check("resolve", S.DISPATCHED, lambda action: action in {"accept", "return"})
+    assert info.value.extra["allowed_actions"] == ["accept", "return"]
+    with pytest.raises(InvalidTransition, match="none of yours"):
+        states.check("resolve", S.DISPATCHED, lambda action: False)
