@@ -90,6 +90,9 @@ GLOBAL_ACTIONS: dict[str, frozenset[Role]] = {
     "audit.read": frozenset({A, S, DS}),
     "reports.read": frozenset({A, D, S, H}),
     "review_queue.read": frozenset({A, D}),
+    # What the hub decided about an event and who did what: the suggestion, its confidence, the review
+    # flag, the staff's names and data on the timeline. A citizen sees their report's progress only.
+    "events.read_internals": frozenset({A, D, H, G, S, DS}),
     "tokens.manage": frozenset({A}),
     # Intelligent dispatch (智能分拨): gazetteer, classifier models, hot spots.
     "gazetteer.read": frozenset({A, D, H, G, S, DS}),
@@ -221,8 +224,12 @@ def authorize_event(
         raise Forbidden(f"a {principal.role.label} ({principal.role}) may not {action} this event")
 
 
+def allows(principal: Principal, action: str) -> bool:
+    return principal.role in GLOBAL_ACTIONS[action]
+
+
 def authorize(principal: Principal, action: str) -> None:
-    if principal.role not in GLOBAL_ACTIONS[action]:
+    if not allows(principal, action):
         raise Forbidden(f"a {principal.role.label} ({principal.role}) may not {action.replace('.', ' ')}")
 
 

@@ -23,6 +23,10 @@ _IDS: BindParameter[list[int]] = bindparam("ids", expanding=True)
 _ASSIGNMENTS = select(EventAssignment).where(EventAssignment.event_id.in_(_IDS)).order_by(EventAssignment.id)
 
 
+# Who acted, as a citizen sees the staff's steps on their report.
+STAFF = "staff"
+
+
 class _Lookups:
     """Assignments for a page of events in one query; areas, categories and departments from memory."""
 
@@ -79,7 +83,8 @@ def _one(session: Session, principal: Principal, event: Event, lk: _Lookups, *, 
         )
         if area_id and (a := lk.areas.get(area_id)) is not None
     }
-    suggestion = dict(event.suggestion) if event.suggestion else None
+    internal = policy.allows(principal, "events.read_internals")
+    suggestion = dict(event.suggestion) if event.suggestion and internal else None
     if suggestion is not None:
         suggestion["category"] = lk.category(event.suggested_category_id)
         dept = lk.department(event.suggested_department_id)
@@ -136,13 +141,13 @@ def _one(session: Session, principal: Principal, event: Event, lk: _Lookups, *, 
         out.timeline = [
             ActionOut(
                 at=a.at,
-                actor=a.actor,
+                actor=a.actor if internal or a.actor == principal.username else STAFF,
                 action=a.action,
                 from_status=a.from_status,
                 to_status=a.to_status,
                 department_id=a.department_id,
                 note=a.note,
-                data=a.data,
+                data=a.data if internal else {},
             )
             for a in service.timeline(session, event.id)
         ]

@@ -105,6 +105,14 @@ def test_global_action_matrix(role: Role, action: str) -> None:
         "audit.read": {Role.ADMIN, Role.SUPERVISOR, Role.DATA_STEWARD},
         "reports.read": {Role.ADMIN, Role.DISPATCHER, Role.SUPERVISOR, Role.HANDLER},
         "review_queue.read": {Role.ADMIN, Role.DISPATCHER},
+        "events.read_internals": {
+            Role.ADMIN,
+            Role.DISPATCHER,
+            Role.HANDLER,
+            Role.GRID_WORKER,
+            Role.SUPERVISOR,
+            Role.DATA_STEWARD,
+        },
         "tokens.manage": {Role.ADMIN},
         "gazetteer.read": {
             Role.ADMIN,

@@ -103,6 +103,11 @@ def test_whole_life_by_the_right_roles(client: TestClient, session: Session) -> 
     assert bad.status_code == 409
     assert bad.headers["content-type"].startswith("application/problem+json")
     assert "accept" in bad.json()["allowed_actions"]
+    # It names what this handler may do now, as the event's view lists it: not the dispatcher's or the
+    # supervisor's actions.
+    seen = client.get(f"/api/v1/events/{eid}", headers=handler).json()
+    assert bad.json()["allowed_actions"] == seen["allowed_actions"]
+    assert not {"dispatch", "supervise", "merge"} & set(bad.json()["allowed_actions"])
 
     steps = [
         (handler, "accept", {}),
@@ -135,6 +140,13 @@ def test_whole_life_by_the_right_roles(client: TestClient, session: Session) -> 
         "resolve",
         "rate",
     ]
+    # The citizen follows their report's progress, not the hub's internals: no suggestion, no staff names.
+    assert rated.json()["suggestion"] is None
+    assert {a["actor"] for a in rated.json()["timeline"]} == {"citizen", "staff"}
+    assert all(a["data"] == {} for a in rated.json()["timeline"] if a["actor"] == "staff")
+    staff_view = client.get(f"/api/v1/events/{eid}", headers=handler).json()
+    assert staff_view["suggestion"] is not None
+    assert "east_handler" in {a["actor"] for a in staff_view["timeline"]}
 
     # The audit log shows who did what.
     admin = login(client, "admin")
