@@ -227,7 +227,9 @@ def _describe(
         and duplicates.haversine_m(lon, lat, e.lon, e.lat) <= reach
     )
     masters = {e.merged_into_id or e.id for e in reports}
-    best = by_id[medoid(members).id]
+    # The representative is an event a reader can act on: a duplicate merged into another is not one.
+    standing = [p for p in members if by_id[p.id].merged_into_id is None]
+    best = by_id[medoid(standing or members).id]
     code = session.scalar(select(Category.code).where(Category.id == category_id)) or str(category_id)
     return Hotspot(
         key=f"{code}@{h3.latlng_to_cell(lat, lon, KEY_RESOLUTION)}",

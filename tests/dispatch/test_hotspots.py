@@ -114,6 +114,17 @@ def test_reports_around_one_site_make_a_ranked_hot_spot_with_its_trend(
         == []
     )
     assert client.get("/api/v1/hotspots", headers=login(client, "citizen")).status_code == 403
+
+    # The representative is never a duplicate merged into another event (its link would lead nowhere).
+    best = session.scalar(select(Event).where(Event.number == spot["representative"]["number"]))
+    other = next(e for e in week if e.merged_into_id is None and e is not best)
+    assert best is not None
+    best.status, best.merged_into_id = EventStatus.MERGED, other.id
+    session.flush()
+    again = client.get("/api/v1/hotspots", params={"days": 7}, headers=login(client, "dispatcher"))
+    [spot] = again.json()["items"]
+    shown = session.scalar(select(Event).where(Event.number == spot["representative"]["number"]))
+    assert shown is not None and shown is not best and shown.merged_into_id is None
     assert (
         client.get("/api/v1/hotspots", params={"days": 0}, headers=login(client, "dispatcher")).status_code
         == 422
