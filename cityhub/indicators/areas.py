@@ -97,11 +97,13 @@ class AreaTree:
         return [a for a in self._areas.values() if a.level is level]
 
     def full_name(self, session: Session, area_id: int | None) -> str:
-        """城市 区 街道 … as one string, for titles and addresses."""
+        """城市 区 街道 … as one string, for titles and addresses. A name that begins with its parent's
+        (阳光苑社区第一网格 under 阳光苑社区) stands for both."""
         chain = self.chain(session, area_id)
         names = [
             self._areas[chain[level]].name
             for level in (AreaLevel.DISTRICT, AreaLevel.STREET, AreaLevel.COMMUNITY, AreaLevel.GRID)
             if level in chain
         ]
-        return "".join(names)
+        below = [*names[1:], ""]
+        return "".join(name for name, child in zip(names, below, strict=True) if not child.startswith(name))
