@@ -275,6 +275,14 @@ DEMO_USERS: tuple[UserSpec, ...] = (
     ),
 )
 DEMO_USERNAMES: tuple[str, ...] = tuple(u.username for u in DEMO_USERS)
+# The demo users whose work the stream also does: each has a colleague without a password, whom the stream
+# acts as, so that a person logged in as the demo user is never acted for (cityhub.sim.stream).
+COLLEAGUE_ROLES = frozenset({Role.DISPATCHER, Role.SUPERVISOR, Role.CITIZEN, Role.HANDLER})
+
+
+def colleague_of(username: str) -> str:
+    """The user name of a demo user's colleague."""
+    return f"{username}_2"
 
 
 @dataclass(frozen=True)
@@ -520,7 +528,7 @@ def _seed_users(
     for spec in DEMO_USERS:
         area = _user_area(spec.role, spec.area, areas, grid_areas)
         made.append(_create(session, spec, password, departments, area))
-    made += _seed_staff(session, departments, _handler_slugs(areas), grid_areas, rng)
+    made += _seed_staff(session, departments, areas, grid_areas, rng)
     return tuple(made)
 
 
@@ -562,21 +570,32 @@ def _create(
 def _seed_staff(
     session: Session,
     departments: Mapping[str, Department],
-    slugs: Mapping[str, str],
+    areas: Mapping[str, Area],
     grid_areas: Mapping[str, Area],
     rng: random.Random,
 ) -> list[DemoUser]:
-    """A handler for every department events can reach, a grid worker in every district: the people the
-    stream acts as. They get no password, which keeps seeding fast (argon2 costs ~0.1 s a hash)."""
+    """The people the stream acts as: a colleague of each demo user whose work it does, a handler for
+    every other department events can reach, a grid worker in every district. They get no password: the
+    stream never acts as someone who can log in, and seeding stays fast (argon2 costs ~0.1 s a hash)."""
+    specs = [
+        UserSpec(
+            colleague_of(spec.username),
+            spec.role,
+            f"{spec.display_name.rsplit(' ', 1)[0]} {texts.person_name(rng)}",
+            spec.department,
+            spec.area,
+        )
+        for spec in DEMO_USERS
+        if spec.role in COLLEAGUE_ROLES
+    ]
     staffed = {spec.department for spec in DEMO_USERS if spec.role is Role.HANDLER}
-    specs: list[UserSpec] = []
+    slugs = _handler_slugs(areas)
     for code in sorted(_reachable(session, departments) - staffed):
         department = departments[code]
         name = f"{department.name} {texts.person_name(rng)}"
         specs.append(UserSpec(f"handler_{slugs[code]}", Role.HANDLER, name, code))
-    demo_grid_workers = {spec.area for spec in DEMO_USERS if spec.role is Role.GRID_WORKER}
     for district, slug in DISTRICT_SLUGS.items():
-        if district in grid_areas and district not in demo_grid_workers:
+        if district in grid_areas:
             specs.append(
                 UserSpec(
                     f"grid_worker_{slug}",
@@ -586,11 +605,10 @@ def _seed_staff(
                     district,
                 )
             )
-    return [_create(session, spec, None, departments, _staff_area(spec, grid_areas)) for spec in specs]
-
-
-def _staff_area(spec: UserSpec, grid_areas: Mapping[str, Area]) -> Area | None:
-    return grid_areas[spec.area] if spec.area else None
+    return [
+        _create(session, spec, None, departments, _user_area(spec.role, spec.area, areas, grid_areas))
+        for spec in specs
+    ]
 
 
 def _reachable(session: Session, departments: Mapping[str, Department]) -> set[str]:

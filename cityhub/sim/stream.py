@@ -5,7 +5,9 @@ transaction: 1–3 new reports, then each role takes the actions that are due �
 duplicates and works the review queue, departments sign, handle and resolve (co-handlers first), the
 supervisor presses overdue events and decides extensions, the 12345 call-back rates resolved events.
 Every action goes through the event service as a real principal, so the policy, the state machine and
-the audit log judge it exactly as they judge people.
+the audit log judge it exactly as they judge people. The stream acts as staff who cannot log in (the demo
+users' colleagues, ``seed.colleague_of``), never as a person trying the demo, and leaves alone every event
+a person has acted on; it does not rate a person's report for them.
 
 Each event has a temperament fixed by its id (``_bucket``): a few sign or resolve late (so the 临期/超期
 scan and supervision have work), some are handed back (退单), ask for more time or are suspended. The
@@ -223,28 +225,31 @@ def _prepare(geometry: str | None) -> Any:
 
 
 def _load_cast(session: Session, district_ids: set[int]) -> Cast:
+    """The staff the stream acts as: users without a password (a demo user's colleague), else — in a
+    database seeded before colleagues existed — whoever holds the role."""
     users = list(session.scalars(select(User).where(User.active.is_(True)).order_by(User.id)))
+    users.sort(key=lambda user: user.password_hash is not None)  # staff first
     principals = [(user, principal_for(session, user)) for user in users]
 
     def named(username: str, role: Role) -> Principal:
-        by_name = next((p for u, p in principals if u.username == username), None)
+        names = (demo.colleague_of(username), username)
+        by_name = next((p for name in names for u, p in principals if u.username == name), None)
         found = by_name or next((p for _u, p in principals if p.role is role), None)
         if found is None:
             raise DemoNotSeeded(f"no {role.value} user: seed the demo city first (seed.seed_demo)")
         return found
 
     handlers: dict[int, Principal] = {}
-    for _user, p in principals:
+    district_dispatchers: dict[int, Principal] = {}
+    for _user, p in principals:  # staff first: the first of each department or district
         if p.role is Role.HANDLER and p.department_id is not None:
             handlers.setdefault(p.department_id, p)
+        elif p.role is Role.DISPATCHER and p.area_level is AreaLevel.DISTRICT and p.area_id in district_ids:
+            district_dispatchers.setdefault(p.area_id, p)
     return Cast(
         operator=named("operator_12345", Role.DISPATCHER),
         dispatcher=named("dispatcher", Role.DISPATCHER),
-        district_dispatchers={
-            p.area_id: p
-            for _u, p in principals
-            if p.role is Role.DISPATCHER and p.area_level is AreaLevel.DISTRICT and p.area_id in district_ids
-        },
+        district_dispatchers=district_dispatchers,
         supervisor=named("supervisor", Role.SUPERVISOR),
         citizen=named("citizen", Role.CITIZEN),
         handlers=handlers,
@@ -386,6 +391,20 @@ def _in(span: tuple[int, int]) -> ColumnElement[bool]:
 
 def _has(span: tuple[int, int], event: Event) -> bool:
     return span[0] <= bucket_of(event.id) < span[1]
+
+
+# Who can log in: a person trying the demo, whose events the stream leaves to them.
+_PEOPLE = select(User.username).where(User.password_hash.is_not(None)).scalar_subquery()
+
+
+def _left_to_staff(*, reported: bool = False) -> ColumnElement[bool]:
+    """No one who can log in has acted on the event since reporting it (with ``reported``, nor reported it):
+    once a person takes an event in hand, the stream stops acting on it, and it never rates a person's
+    report for them."""
+    acted = [EventAction.event_id == Event.id, EventAction.actor.in_(_PEOPLE)]
+    if not reported:
+        acted.append(EventAction.action != "create")
+    return not_(exists(select(EventAction.id).where(*acted)))
 
 
 def _took(action: str) -> ColumnElement[bool]:
@@ -605,7 +624,7 @@ def _merge_duplicates(s: _Step) -> None:
     )
     duplicates = s.session.scalars(
         select(Event)
-        .where(Event.created_at >= since, Event.status.in_(MERGEABLE), has_original)
+        .where(Event.created_at >= since, Event.status.in_(MERGEABLE), has_original, _left_to_staff())
         .order_by(Event.created_at, Event.id)
         .limit(BATCH)
     ).all()
@@ -622,7 +641,7 @@ def _merge_duplicates(s: _Step) -> None:
 def _dispatch_review_queue(s: _Step) -> None:
     queue = s.session.scalars(
         select(Event)
-        .where(Event.needs_review.is_(True), Event.status.in_(WAITING))
+        .where(Event.needs_review.is_(True), Event.status.in_(WAITING), _left_to_staff())
         .order_by(Event.created_at, Event.id)
         .limit(BATCH)
     ).all()
@@ -695,6 +714,7 @@ def _sign(s: _Step) -> None:
         .where(
             Event.status == EventStatus.DISPATCHED,
             or_(not_(_in(SLOW_SIGN)), Event.sign_deadline < s.now - SLOW_GRACE),
+            _left_to_staff(),
         )
         .order_by(Event.dispatched_at, Event.id)
         .limit(BATCH)
@@ -720,6 +740,7 @@ def _co_handle(s: _Step) -> None:
             EventAssignment.role == AssignmentRole.CO,
             EventAssignment.status.in_((AssignmentStatus.PENDING, AssignmentStatus.ACCEPTED)),
             Event.status.in_(WORKING),
+            _left_to_staff(),
         )
         .order_by(EventAssignment.assigned_at, EventAssignment.id)
         .limit(BATCH)
@@ -802,9 +823,14 @@ def _resolution(s: _Step, event: Event) -> str:
     return s.pick(report.resolutions) if report else "已按职责办理完毕，并向市民反馈。"
 
 
-def _with_status(s: _Step, status: EventStatus, *where: ColumnElement[bool]) -> Sequence[Event]:
+def _with_status(
+    s: _Step, status: EventStatus, *where: ColumnElement[bool], reported: bool = False
+) -> Sequence[Event]:
     return s.session.scalars(
-        select(Event).where(Event.status == status, *where).order_by(Event.updated_at, Event.id).limit(BATCH)
+        select(Event)
+        .where(Event.status == status, _left_to_staff(reported=reported), *where)
+        .order_by(Event.updated_at, Event.id)
+        .limit(BATCH)
     ).all()
 
 
@@ -814,7 +840,7 @@ def _with_status(s: _Step, status: EventStatus, *where: ColumnElement[bool]) -> 
 def _decide_extensions(s: _Step) -> None:
     asking = s.session.scalars(
         select(Event)
-        .where(Event.extension_requested_until.is_not(None), Event.status.in_(WORKING))
+        .where(Event.extension_requested_until.is_not(None), Event.status.in_(WORKING), _left_to_staff())
         .order_by(Event.updated_at, Event.id)
         .limit(BATCH)
     ).all()
@@ -847,6 +873,7 @@ def _supervise(s: _Step) -> None:
         select(Event)
         .where(
             Event.supervised.is_(False),
+            _left_to_staff(),
             or_(
                 and_(Event.status == EventStatus.DISPATCHED, Event.sign_deadline < s.now),
                 and_(
@@ -876,7 +903,7 @@ def _caller(s: _Step, event: Event) -> Principal:
 
 
 def _rate(s: _Step) -> None:
-    for event in s.due(_with_status(s, EventStatus.RESOLVED)):
+    for event in s.due(_with_status(s, EventStatus.RESOLVED, reported=True)):
         rating = s.rng.choices(list(RATINGS), weights=list(RATINGS.values()))[0]
         if event.reopen_count:
             rating = max(rating, 3)  # the second time round it was fixed
@@ -894,6 +921,7 @@ def _reopen(s: _Step) -> None:
         Event.rating <= 2,
         Event.reopen_count == 0,
         _bucket() % 2 == 0,
+        reported=True,
     )
     for event in s.due(unhappy):
         reason = s.pick(texts.REOPEN_REASONS)

@@ -28,6 +28,7 @@ from cityhub.models.event import (
     EventStatus,
 )
 from cityhub.models.org import Role, User
+from cityhub.org.service import principal_for
 from cityhub.sim import seed, texts
 from cityhub.sim.stream import ACTIONS, OPEN_PART, DemoStream, backfill, bucket_of
 from tests.sim import rolled_back, seeded_city
@@ -145,7 +146,7 @@ def test_a_closed_event_went_through_the_loop_by_the_right_people(db: Session) -
         if event.reporter_user_id is not None:
             assert rater.id == event.reporter_user_id and rater.role is Role.CITIZEN
         elif event.channel is Channel.HOTLINE:
-            assert rater.username == "operator_12345"
+            assert rater.username == seed.colleague_of("operator_12345")
         else:
             assert rater.role is Role.DISPATCHER
         checked += 1
@@ -193,7 +194,7 @@ def test_returned_events_are_redispatched_elsewhere(db: Session) -> None:
         ).first()
         if later is not None:
             assert later.department_id != action.department_id
-            assert later.actor in ("dispatcher", "dispatcher_shinan")
+            assert later.actor in {seed.colleague_of(name) for name in ("dispatcher", "dispatcher_shinan")}
 
 
 def test_temperament_comes_from_the_id() -> None:
@@ -285,3 +286,49 @@ def test_phone_numbers_and_names_look_real() -> None:
     rng = random.Random(1)
     assert all(re.fullmatch(r"1[358]\d{9}", texts.phone_number(rng)) for _ in range(200))
     assert all(2 <= len(texts.person_name(rng)) <= 3 for _ in range(200))
+
+
+def test_the_stream_acts_as_staff_and_leaves_a_persons_events_to_them(run: Run) -> None:
+    with rolled_back(run.connection) as factory:
+        with factory() as session:
+            users = _actors(session)
+            people = {name for name, user in users.items() if user.password_hash is not None}
+            assert set(seed.DEMO_USERNAMES) <= people
+            # A day of life, all of it by staff who cannot log in: a person's login is never used.
+            by_people = session.scalars(select(EventAction).where(EventAction.actor.in_(people))).all()
+            assert not by_people, [(a.actor, a.action, a.event_id) for a in by_people]
+
+            # The dispatcher takes the first event the departments would sign in hand (a note).
+            waiting = session.scalars(
+                select(Event).where(Event.status == EventStatus.DISPATCHED).order_by(Event.dispatched_at)
+            ).all()
+            held = next(e for e in waiting if bucket_of(e.id) >= 4)  # not one that signs late anyway
+            events.add_note(session, principal_for(session, users["dispatcher"]), held.id, "我来跟进此事")
+            # The oldest resolved report is the citizen's own (as if they had reported it): theirs to rate.
+            resolved = session.scalars(
+                select(Event).where(Event.status == EventStatus.RESOLVED).order_by(Event.updated_at)
+            ).all()
+            theirs = resolved[0]
+            created = session.scalars(
+                select(EventAction).where(EventAction.event_id == theirs.id, EventAction.action == "create")
+            ).one()
+            created.actor = "citizen"
+            others = [e.id for e in [*waiting, *resolved] if e.id not in (held.id, theirs.id)]
+            session.commit()
+            noted = max(a.id for a in events.timeline(session, held.id))
+
+        stream = DemoStream(factory, seed=11)
+        for i in range(12):
+            stream.step(now=START + STEP * (STEPS + i))
+
+        with factory() as session:
+            after = [a for a in events.timeline(session, held.id) if a.id > noted]
+            assert {a.actor for a in after} <= {"system"}, [(a.action, a.actor) for a in after]
+            assert "rate" not in {a.action for a in events.timeline(session, theirs.id)}
+            # Meanwhile the stream went on with the others: it signed and rated events queued behind them.
+            moved = session.scalars(
+                select(EventAction.action).where(
+                    EventAction.event_id.in_(others), EventAction.action.in_(("accept", "return", "rate"))
+                )
+            ).all()
+            assert {"rate"} <= set(moved) and {"accept", "return"} & set(moved)
