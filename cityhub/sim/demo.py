@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import shutil
 import time
 from pathlib import Path
@@ -42,6 +43,8 @@ def prepare(
             started = time.monotonic()
             seed.seed_demo(session, password)
             typer.echo(f"seeded Qingdao in {time.monotonic() - started:.1f} s")
+        else:
+            seed.add_colleagues(session, random.Random())  # the staff the stream acts as
     if fresh and backfill_days > 0:
         started = time.monotonic()
         stream.backfill(factory, days=backfill_days, dispatch_policy=HubDispatchPolicy(settings))

@@ -577,17 +577,8 @@ def _seed_staff(
     """The people the stream acts as: a colleague of each demo user whose work it does, a handler for
     every other department events can reach, a grid worker in every district. They get no password: the
     stream never acts as someone who can log in, and seeding stays fast (argon2 costs ~0.1 s a hash)."""
-    specs = [
-        UserSpec(
-            colleague_of(spec.username),
-            spec.role,
-            f"{spec.display_name.rsplit(' ', 1)[0]} {texts.person_name(rng)}",
-            spec.department,
-            spec.area,
-        )
-        for spec in DEMO_USERS
-        if spec.role in COLLEAGUE_ROLES
-    ]
+    made = add_colleagues(session, rng)
+    specs: list[UserSpec] = []
     staffed = {spec.department for spec in DEMO_USERS if spec.role is Role.HANDLER}
     slugs = _handler_slugs(areas)
     for code in sorted(_reachable(session, departments) - staffed):
@@ -605,10 +596,47 @@ def _seed_staff(
                     district,
                 )
             )
-    return [
+    return made + [
         _create(session, spec, None, departments, _user_area(spec.role, spec.area, areas, grid_areas))
         for spec in specs
     ]
+
+
+def add_colleagues(session: Session, rng: random.Random) -> list[DemoUser]:
+    """A colleague without a password for each demo user whose work the stream does, in the same
+    department and area, where missing: a city seeded before colleagues existed gets them on its next
+    start (``cityhub.sim.demo.prepare``)."""
+    bind_principal(session, SYSTEM)
+    taken = set(session.scalars(select(User.username)))
+    made = []
+    for spec in DEMO_USERS:
+        user = session.scalar(select(User).where(User.username == spec.username))
+        username = colleague_of(spec.username)
+        if spec.role not in COLLEAGUE_ROLES or user is None or username in taken:
+            continue
+        department = session.get(Department, user.department_id) if user.department_id else None
+        area = session.get(Area, user.area_id) if user.area_id else None
+        name = f"{spec.display_name.rsplit(' ', 1)[0]} {texts.person_name(rng)}"
+        org.create_user(
+            session,
+            username=username,
+            password=None,
+            role=spec.role,
+            display_name=name,
+            department_id=user.department_id,
+            area_id=user.area_id,
+        )
+        made.append(
+            DemoUser(
+                username,
+                spec.role,
+                name,
+                department.name if department else None,
+                area.name if area else None,
+                can_log_in=False,
+            )
+        )
+    return made
 
 
 def _reachable(session: Session, departments: Mapping[str, Department]) -> set[str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 from collections.abc import Iterator
 
 import pytest
@@ -76,6 +77,32 @@ def test_demo_users_sit_where_their_work_is(db: Session) -> None:
     shinan_bureau = _department(db, seed.district_bureau_code("370202"))
     assert users["handler_shinan_chengguan"].department_id == shinan_bureau.id
     assert users["handler_nengyuan"].department_id == _department(db, "qd-nyjt").id
+
+
+def test_each_demo_user_whose_work_the_stream_does_has_a_colleague_without_a_password(db: Session) -> None:
+    users = {u.username: u for u in db.scalars(select(User))}
+    for spec in seed.DEMO_USERS:
+        colleague = users.get(seed.colleague_of(spec.username))
+        if spec.role not in seed.COLLEAGUE_ROLES:
+            assert colleague is None
+            continue
+        demo_user = users[spec.username]
+        assert colleague is not None and colleague.password_hash is None
+        assert (colleague.role, colleague.department_id, colleague.area_id) == (
+            demo_user.role,
+            demo_user.department_id,
+            demo_user.area_id,
+        )
+    # A city seeded before colleagues existed gets them on its next start, once.
+    for spec in seed.DEMO_USERS:
+        if spec.role in seed.COLLEAGUE_ROLES:
+            db.delete(users[seed.colleague_of(spec.username)])
+    db.flush()
+    added = seed.add_colleagues(db, random.Random(1))
+    assert {u.username for u in added} == {
+        seed.colleague_of(s.username) for s in seed.DEMO_USERS if s.role in seed.COLLEAGUE_ROLES
+    }
+    assert seed.add_colleagues(db, random.Random(1)) == []
 
 
 def test_qingdao_has_its_ten_districts_with_census_population(db: Session, city: DemoCity) -> None:
