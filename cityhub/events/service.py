@@ -219,7 +219,7 @@ def _set_reporter(event: Event, data: EventIn, principal: Principal) -> None:
 
 def _set_location(session: Session, event: Event, data: EventIn) -> None:
     if data.location is not None:
-        located = geo.locate(session, data.location.lon, data.location.lat, data.location.crs)
+        located = geo.place(session, data.location.lon, data.location.lat, data.location.crs)
         event.lon, event.lat = located.lon, located.lat
         event.input_crs = data.location.crs.value
         located = gazetteer.locate(session, located, data.address)  # the point wins; the address fills gaps

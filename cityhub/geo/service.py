@@ -15,10 +15,13 @@ from cityhub.geo.crs import CRS, to_wgs84
 from cityhub.geo.generate import AreaRecord
 from cityhub.geo.spatial import AreaIndex, AreaShape
 from cityhub.kit.cache import PerDatabase
-from cityhub.kit.errors import BadRequest, NotFound
+from cityhub.kit.errors import BadRequest, NotFound, Unprocessable
 from cityhub.models.area import Area, AreaLevel
 
 NEAREST_TOLERANCE_M = 2_000.0
+# A point this far (degrees, ~50 km) beyond the box around the hub's areas cannot be in its city: a
+# mistyped, swapped (lat, lon) or wrongly declared coordinate, refused where things are placed in the city.
+FAR_OUTSIDE_DEG = 0.5
 
 
 @dataclass(frozen=True)
@@ -128,6 +131,22 @@ def locate(session: Session, lon: float, lat: float, crs: CRS = CRS.WGS84) -> Lo
         if near is not None:
             return Located(tree.with_ancestors(near), wlon, wlat)
     return Located(tree.areas(found.values()), wlon, wlat)
+
+
+def place(session: Session, lon: float, lat: float, crs: CRS = CRS.WGS84) -> Located:
+    """``locate`` for something being placed in the city (a report, a registered object): a point far
+    outside every area is refused (422) rather than stored beside areas it does not lie in."""
+    located = locate(session, lon, lat, crs)
+    assert located.lon is not None and located.lat is not None
+    if (
+        not located.areas
+        and _cache.get(session).index.degrees_outside(located.lon, located.lat) > FAR_OUTSIDE_DEG
+    ):
+        raise Unprocessable(
+            f"the point ({lon}, {lat}) lies far outside the areas this hub covers: check the coordinates, "
+            f"their order (longitude first) and their coordinate system (crs: {crs.value})"
+        )
+    return located
 
 
 def resolve_address(session: Session, text: str) -> Located:

@@ -115,6 +115,14 @@ class AreaIndex:
     def __len__(self) -> int:
         return len(self._codes)
 
+    def degrees_outside(self, lon: float, lat: float) -> float:
+        """How far the point lies outside the box around every area, in degrees (0 inside; 0 with no
+        areas)."""
+        if not self._codes:
+            return 0.0
+        west, south, east, north = shapely.total_bounds(self._geometries)
+        return float(max(west - lon, lon - east, south - lat, lat - north, 0.0))
+
     @property
     def levels(self) -> list[Level]:
         """The levels present in the index, coarsest first."""

@@ -86,6 +86,23 @@ def test_gcj02_point_is_converted_before_locating(client: TestClient, session: S
     assert event["areas"]["district"]["code"] == "370201"
 
 
+def test_a_point_far_outside_the_city_is_refused_and_one_just_outside_goes_to_review(
+    client: TestClient, session: Session
+) -> None:
+    _setup(session)
+    dispatcher = login(client, "dispatcher")
+    body = {"title": "路面塌陷", "category": ROAD, "address": "东区第1街道幸福路10号"}
+    for lon, lat in ((0, 0), (116.397, 39.909), (-120.305, -36.005)):  # nowhere, Beijing, wrong signs
+        far = client.post(
+            "/api/v1/events", json={**body, "location": {"lon": lon, "lat": lat}}, headers=dispatcher
+        )
+        assert far.status_code == 422, far.text
+        assert "far outside" in far.json()["detail"] and "longitude first" in far.json()["detail"]
+    # 5 km east of the city's edge (at sea, say): kept, for a dispatcher to place.
+    near = _report(client, dispatcher, location={"lon": 120.40, "lat": 36.005})
+    assert near["location"] is not None and near["status"] == "received" and near["needs_review"]
+
+
 def test_whole_life_by_the_right_roles(client: TestClient, session: Session) -> None:
     _setup(session)
     citizen = login(client, "citizen")
