@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -109,13 +110,22 @@ def deadline_state(
     return DeadlineState.NORMAL
 
 
-def current_deadline(event: Event) -> tuple[datetime | None, datetime | None]:
-    """(clock start, deadline) that matters now: signing until signed, then resolution."""
+def current_kind(event: Event) -> Literal["sign", "resolve"] | None:
+    """The deadline that matters now, which 临期/超期 is about: signing until signed, then resolution;
+    none before dispatch or once resolved."""
     if event.status is EventStatus.DISPATCHED:
-        return event.dispatched_at, event.sign_deadline
+        return "sign"
     if event.status in (EventStatus.ACCEPTED, EventStatus.IN_PROGRESS):
-        return event.dispatched_at, event.resolve_deadline
-    return None, None
+        return "resolve"
+    return None
+
+
+def current_deadline(event: Event) -> tuple[datetime | None, datetime | None]:
+    """(clock start, deadline) that matters now (``current_kind``)."""
+    kind = current_kind(event)
+    if kind is None:
+        return None, None
+    return event.dispatched_at, event.sign_deadline if kind == "sign" else event.resolve_deadline
 
 
 def scan(session: Session, now: datetime, near: float) -> dict[str, int]:

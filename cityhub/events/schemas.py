@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -169,6 +169,10 @@ class EventOut(BaseModel):
     sign_deadline: datetime | None
     resolve_deadline: datetime | None
     deadline_state: str
+    current_deadline: Literal["sign", "resolve"] | None = Field(
+        None,
+        description="the deadline deadline_state is about: sign_deadline until signed, then resolve_deadline",
+    )
     supervised: bool
     escalated: bool
     extension_requested_until: datetime | None

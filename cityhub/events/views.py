@@ -12,7 +12,7 @@ from cityhub.access import policy
 from cityhub.access.masking import mask_name, mask_phone
 from cityhub.access.principal import Principal
 from cityhub.audit.hooks import record
-from cityhub.events import categories, service, states
+from cityhub.events import categories, deadlines, service, states
 from cityhub.events.schemas import ActionOut, AreaRef, AssignmentOut, AttachmentIn, DepartmentRef, EventOut
 from cityhub.geo import service as geo
 from cityhub.models.event import Attachment, Event, EventAssignment
@@ -129,6 +129,7 @@ def _one(session: Session, principal: Principal, event: Event, lk: _Lookups, *, 
         sign_deadline=event.sign_deadline,
         resolve_deadline=event.resolve_deadline,
         deadline_state=event.deadline_state,
+        current_deadline=deadlines.current_kind(event),
         supervised=event.supervised,
         escalated=event.escalated,
         extension_requested_until=event.extension_requested_until,

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import importlib
 import os
+import re
 import uuid
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -22,11 +24,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from cityhub.access.principal import SYSTEM
 from cityhub.alerts import service as alerts
+from cityhub.events import deadlines
 from cityhub.geo import service as geo
 from cityhub.kit.timeutil import clock
 from cityhub.models.alert import Alert, AlertSource
 from cityhub.models.area import AreaLevel
 from cityhub.models.entity import Entity
+from cityhub.models.event import Event
 from cityhub.models.indicator import WarningLevel
 from cityhub.sim.seed import seed_demo
 from cityhub.sim.stream import DemoStream
@@ -39,7 +43,7 @@ from tests.telemetry.helpers import reading
 from tests.web.live_server import Hub, database, serve
 
 pytest.importorskip("playwright", reason="playwright is not installed (pip install -e '.[dev]')")
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, Response, Route, expect, sync_playwright
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -56,6 +60,7 @@ SCREENSHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
 WALL = {"width": 1920, "height": 1080}
 LAPTOP = {"width": 1366, "height": 768}
 IN_SHINAN = (120.3906, 36.0706)  # the centre of 市南区
+SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
 def _chromium_problem() -> str | None:
@@ -508,3 +513,163 @@ def test_the_steward_browses_the_catalog_and_approves_a_request(page: Page, hub:
     assert decided["status"] == "approved" and decided["grant_id"] is not None
     grant = api(hub, "steward", "GET", f"/api/v1/catalog/grants/{decided['grant_id']}")
     assert grant["scope"] == "city" and grant["department"] == asked["department"]
+
+
+def test_the_map_drills_down_to_a_street(page: Page, hub: Hub) -> None:
+    """City → district → street: the street's grids are listed (not drillable), its own figures shown."""
+    login(page, hub, "dispatcher")
+    wait_for_map(page, "370200")
+    page.click(".area-list [data-area='370202']")
+    wait_for_map(page, "370202")
+    streets = page.locator(".area-list [data-area]").evaluate_all("els => els.map(e => e.dataset.area)")
+    chip = page.locator(".area-list button[data-area]").first
+    street, name = chip.get_attribute("data-area"), chip.locator(".name").inner_text()
+    assert street
+    chip.click()
+    wait_for_map(page, street)
+    expect(page.locator(".crumbs .here")).to_have_text(name)
+    grids = api(hub, "dispatcher", "GET", f"/api/v1/dashboard/map/{street}")["areas"]
+    expect(page.locator(".area-list span[data-area]")).to_have_count(len(grids))
+    expect(page.locator(".area-list button[data-area]")).to_have_count(0)  # grids are the last level
+    shown = page.locator(".area-list [data-area]").evaluate_all("els => els.map(e => e.dataset.area)")
+    assert shown != streets and set(shown) == {g["code"] for g in grids}
+    summary = api(hub, "dispatcher", "GET", f"/api/v1/dashboard/summary?area={street}")
+    expect(page.locator("[data-kpi='open'] b")).to_have_text(str(summary["open"]))
+    shot(page, "15-overview-street-grids")
+
+
+def test_a_refused_action_shows_the_event_as_it_is_now(page: Page, hub: Hub) -> None:
+    """Someone else signed for the event meanwhile: the refusal is said, and the panel shows the event as it
+    now is, with the actions it now allows."""
+    created = _dispatched_to(hub, "handler_chengguan", "市南区香港中路井盖松动")
+    login(page, hub, "handler_chengguan")
+    page.click("[data-tab='sign']")
+    page.click(f"tr[data-number='{created['number']}'] button")
+    detail = page.locator(".detail")
+    expect(detail.locator(".event-card")).to_have_attribute("data-status", "dispatched")
+    api(hub, "handler_chengguan", "POST", f"/api/v1/events/{created['id']}/accept", {})  # another screen
+    detail.locator("details[data-action='accept'] button[type='submit']").click()
+    expect(page.locator(".toast.error").first).to_contain_text(created["number"])
+    expect(detail.locator(".event-card")).to_have_attribute("data-status", "accepted")
+    expect(detail.locator("details[data-action='accept']")).to_have_count(0)
+    expect(detail.locator("details[data-action='resolve']")).to_have_count(1)
+    shot(page, "16-handler-refused-action")
+
+
+def test_the_deadline_shown_is_the_one_that_applies(page: Page, hub: Hub) -> None:
+    """Not yet signed for: the sign-by deadline, overdue here while the resolve-by one is still ahead, with
+    the overdue badge beside it; once signed for, the resolve-by deadline."""
+    created = _dispatched_to(hub, "handler_chengguan", "市南区香港中路路灯不亮")
+    now = datetime.now(UTC)
+    with hub.factory() as session:
+        event = session.get(Event, created["id"])
+        assert event is not None
+        event.sign_deadline = now - timedelta(hours=1)
+        deadlines.scan(session, now, hub.settings.near_deadline_fraction)
+        session.commit()
+    event = api(hub, "supervisor", "GET", f"/api/v1/events/{created['id']}")
+    assert event["deadline_state"] == "overdue" and datetime.fromisoformat(event["resolve_deadline"]) > now
+    login(page, hub, "supervisor")
+    page.click("[data-tab='overdue']")
+    cell = page.locator(f"tr[data-number='{created['number']}'] td.deadline")
+    expect(cell).to_have_attribute("data-deadline-kind", "sign_deadline")
+    expect(cell).to_contain_text(f"签收时限 {local_time(event['sign_deadline'])}")
+    expect(cell.locator("[data-deadline='overdue']")).to_be_visible()
+    shot(page, "17-supervisor-overdue-sign-by")
+
+    api(hub, "handler_chengguan", "POST", f"/api/v1/events/{created['id']}/accept", {})
+    page.click("header .tools button:has-text('退出')")
+    login(page, hub, "handler_chengguan")
+    page.click("[data-tab='working']")
+    cell = page.locator(f"tr[data-number='{created['number']}'] td.deadline")
+    expect(cell).to_have_attribute("data-deadline-kind", "deadline")
+    expect(cell).to_contain_text(f"办结时限 {local_time(event['resolve_deadline'])}")
+    expect(cell.locator("[data-deadline]")).to_have_count(0)
+
+
+def _dispatched_to(hub: Hub, handler: str, title: str) -> Any:
+    """A report dispatched to ``handler``'s department, waiting to be signed for."""
+    department = api(hub, handler, "GET", "/api/v1/auth/me")["department_id"]
+    created = api(
+        hub,
+        "operator_12345",
+        "POST",
+        "/api/v1/events",
+        {"title": f"{title} {uuid.uuid4().hex[:6]}", "channel": "hotline_12345"},
+    )
+    body = {"category": "城乡建设/市政设施/井盖缺失或破损", "department": department}
+    return api(hub, "dispatcher", "POST", f"/api/v1/events/{created['id']}/dispatch", body)
+
+
+def local_time(iso: str) -> str:
+    return datetime.fromisoformat(iso).astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
+
+
+def test_the_hotspots_panel_says_loading_then_none(page: Page, hub: Hub) -> None:
+    config = httpx.get(f"{hub.url}/api/v1/dashboard/config", timeout=10).json()
+    if not config["features"]["hotspots"]:
+        pytest.skip("hot-spots API not available")
+    held: list[Route] = []
+    page.route(re.compile(r"/api/v1/hotspots\?"), lambda route: held.append(route))
+    login(page, hub, "dispatcher")
+    panel = page.locator("[data-panel='hotspots']")
+    expect(panel).to_have_text("加载中…")
+    for _ in range(100):  # the request is held until answered below
+        if held:
+            break
+        page.wait_for_timeout(100)
+    expect(panel).to_have_text("加载中…")
+    held[0].fulfill(json={"items": []})
+    expect(panel).to_have_text("暂无")
+
+
+def test_screens_do_not_ask_for_what_the_role_may_not_read(page: Page, hub: Hub) -> None:
+    """A grid worker reads neither the evaluation report, the hot spots nor quality runs: the panels say so
+    and the browser never asks (no 403 in the console)."""
+    refused: list[str] = []
+
+    def note(response: Response) -> None:
+        if response.status == 403:
+            refused.append(response.url)
+
+    page.on("response", note)
+    login(page, hub, "grid_worker")
+    wait_for_map(page, "370200")
+    for name in ("ranking", "hotspots"):  # also what a refusal would show: then the 403 came first
+        expect(page.locator(f"[data-panel='{name}']")).to_contain_text("当前角色无权查看")
+    page.click("header nav a[data-nav='catalog']")
+    page.click("table.catalog tr[data-resource='CH-EVENTS'] button")
+    expect(page.locator(".catalog-detail [data-panel='quality']")).to_contain_text("当前角色无权查看")
+    assert refused == []
+
+
+def test_the_feed_dates_what_is_not_from_today(page: Page, hub: Hub) -> None:
+    """A day later, the latest reports are from yesterday: each shows its date, not only its time."""
+    latest = api(hub, "dispatcher", "GET", "/api/v1/events?limit=12")["items"][0]
+    page.clock.set_fixed_time(datetime.now(UTC) + timedelta(days=1))
+    login(page, hub, "dispatcher")
+    created = datetime.fromisoformat(latest["created_at"]).astimezone(SHANGHAI)
+    expected = created.strftime("%m-%d %H:%M")
+    expect(page.locator(f".feed li[data-number='{latest['number']}'] time")).to_have_text(expected)
+
+
+def test_columns_fit_in_english_on_a_1440_screen(page: Page, hub: Hub) -> None:
+    """The ranking's last column and the catalog's quality column are not cut; the audit time is one line."""
+    page.set_viewport_size({"width": 1440, "height": 900})
+    login(page, hub, "supervisor")
+    page.click("header .tools button:has-text('English')")
+    page.click("header nav a[data-nav='overview']")
+    expect(page.locator("[data-panel='ranking'] tbody tr").first).to_be_visible()
+    assert page.locator("[data-panel='ranking']").evaluate(
+        "p => p.querySelector('table').getBoundingClientRect().right <= p.getBoundingClientRect().right + 0.5"
+    )
+    page.click("header nav a[data-nav='catalog']")
+    expect(page.locator("table.catalog tbody tr").first).to_be_visible()
+    assert page.locator(".catalog-list").evaluate("el => el.scrollWidth <= el.clientWidth")
+    page.click("header nav a[data-nav='audit']")
+    first = page.locator("table.audit td.at").first
+    expect(first).to_be_visible()
+    boxes = "td => { const r = new Range(); r.selectNodeContents(td); return r.getClientRects().length }"
+    assert first.evaluate(boxes) == 1  # one box per line of text
+    shot(page, "18-audit-en-1440")
+    page.click("header .tools button:has-text('中文')")

@@ -58,6 +58,7 @@ export interface EventOut {
   sign_deadline: string | null;
   resolve_deadline: string | null;
   deadline_state: string;
+  current_deadline: "sign" | "resolve" | null;
   supervised: boolean;
   escalated: boolean;
   extension_requested_until: string | null;

@@ -16,7 +16,8 @@ export function h<K extends keyof HTMLElementTagNameMap>(
   const el = document.createElement(tag);
   for (const [name, value] of Object.entries(attrs ?? {})) {
     if (name === "on") {
-      for (const [event, handler] of Object.entries(value as Record<string, (e: Event) => void>)) {
+      // `on: cond ? {...} : undefined` is how a view says "no handlers here".
+      for (const [event, handler] of Object.entries((value ?? {}) as Record<string, (e: Event) => void>)) {
         el.addEventListener(event, handler);
       }
     } else if (PROPS.has(name)) {
@@ -67,6 +68,13 @@ export function fmtTime(iso: string | null | undefined): string {
     hour: "2-digit",
     minute: "2-digit",
   }).replace(/\//g, "-");
+}
+
+/** 14:05 when it is today in the hub's time zone, else 12-06 14:05: a list of recent items stays in order. */
+export function fmtRecent(iso: string | null | undefined): string {
+  const full = fmtTime(iso);
+  if (full === "—") return full;
+  return full.slice(0, 10) === fmtDate(new Date()) ? full.slice(11) : full.slice(5);
 }
 
 export function fmtClock(date: Date): string {

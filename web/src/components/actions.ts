@@ -123,10 +123,18 @@ async function eventIdOf(value: string): Promise<number> {
   return found.id;
 }
 
-/** Forms for every allowed action; ``onDone`` receives the updated event. */
+/** What an action form hands back: the event as it now is, and whether the action failed. */
+export type AfterAction = (current: EventOut, failed: boolean) => void;
+
+// Refusals that mean the event is no longer what the panel shows (someone else signed it first, it moved
+// out of reach): the panel is redrawn from the event as it is now. Other failures (a 422 on what was typed)
+// keep the form and its input.
+const STALE = new Set([403, 404, 409]);
+
+/** Forms for every allowed action; ``onDone`` receives the updated event (after a stale refusal, the current one). */
 export function actionPanel(
   event: EventOut,
-  onDone: (updated: EventOut) => void,
+  onDone: AfterAction,
   options: { only?: string[]; skip?: string[]; open?: string } = {},
 ): HTMLElement {
   const allowed = event.allowed_actions.filter(
@@ -140,7 +148,7 @@ export function actionPanel(
   );
 }
 
-function actionForm(event: EventOut, action: string, onDone: (e: EventOut) => void, open: boolean): HTMLElement {
+function actionForm(event: EventOut, action: string, onDone: AfterAction, open: boolean): HTMLElement {
   const spec = ACTIONS[action];
   const form = h("form", { class: "action-form", novalidate: true });
   const status = h("p", { class: "form-status", role: "status" });
@@ -164,9 +172,14 @@ function actionForm(event: EventOut, action: string, onDone: (e: EventOut) => vo
     try {
       const updated = await events.act(event.id, spec.path, { ...(await spec.body(values)), ...extra });
       toast(`${event.number} · ${code("action", action)} · ${t("done")}`);
-      onDone(updated);
+      onDone(updated, false);
     } catch (err) {
-      status.textContent = `${t("failed")}: ${err instanceof ApiError ? err.detail : String(err)}`;
+      const message = `${t("failed")}: ${err instanceof ApiError ? err.detail : String(err)}`;
+      status.textContent = message;
+      if (!(err instanceof ApiError && STALE.has(err.status))) return;
+      toast(`${event.number} · ${code("action", action)} · ${message}`, "error");
+      const current = await events.get(event.id).catch(() => null);
+      if (current) onDone(current, true);
     }
   };
   form.addEventListener("submit", (e) => {

@@ -1,6 +1,7 @@
 // Colours are never the only signal: every badge carries a label, and urgency, deadline and warning
 // level also a distinct symbol (● ▲ ◆, ◐ ⚠, and I–IV), for colour-blind readers and grey wall screens.
 
+import type { EventOut } from "../api";
 import { h } from "../dom";
 import { code } from "../i18n";
 
@@ -71,6 +72,14 @@ export function deadlineBadge(state: string): HTMLElement | null {
     " ",
     code("deadline", state),
   );
+}
+
+/** The deadline the event's 临期/超期 state is about, as the hub says (current_deadline: sign-by until a
+ * department signs, then resolve-by): its time and its label (签收时限 or 办结时限). Without one (not yet
+ * dispatched, or resolved), the resolve-by deadline where there is one. */
+export function currentDeadline(e: EventOut): { at: string | null; label: "sign_deadline" | "deadline" } {
+  const sign = e.current_deadline === "sign" || (e.current_deadline === null && e.resolve_deadline === null);
+  return sign ? { at: e.sign_deadline, label: "sign_deadline" } : { at: e.resolve_deadline, label: "deadline" };
 }
 
 export function levelBadge(level: string): HTMLElement {

@@ -3,11 +3,15 @@
 import type { EventOut } from "../api";
 import { fmtTime, h, pct } from "../dom";
 import { code, t } from "../i18n";
-import { deadlineBadge, statusBadge, urgencyBadge } from "./badges";
+import { currentDeadline, deadlineBadge, statusBadge, urgencyBadge } from "./badges";
 
 export function eventCard(e: EventOut): HTMLElement {
   const fact = (label: string, ...value: (Node | string | null)[]) =>
     h("div", { class: "fact" }, h("dt", null, t(label)), h("dd", null, ...value));
+  // The 临期/超期 badge sits beside the deadline it is about.
+  const applies = currentDeadline(e).label;
+  const deadline = (label: "sign_deadline" | "deadline", at: string | null) =>
+    fact(label, fmtTime(at), label === applies ? h("span", null, " ", deadlineBadge(e.deadline_state)) : null);
   const reporter = e.reporter?.anonymous
     ? t("anonymous")
     : [e.reporter?.name, e.reporter?.phone].filter(Boolean).join(" ") || "—";
@@ -23,7 +27,6 @@ export function eventCard(e: EventOut): HTMLElement {
       " ",
       urgencyBadge(e.urgency),
       " ",
-      deadlineBadge(e.deadline_state),
       e.supervised ? h("span", { class: "badge supervised" }, "督办") : null,
     ),
     h("h3", null, e.title),
@@ -38,8 +41,8 @@ export function eventCard(e: EventOut): HTMLElement {
       fact("reporter", reporter),
       fact("department", e.lead_department?.name ?? "—"),
       fact("created_at", fmtTime(e.created_at)),
-      fact("sign_deadline", fmtTime(e.sign_deadline)),
-      fact("deadline", fmtTime(e.resolve_deadline)),
+      deadline("sign_deadline", e.sign_deadline),
+      deadline("deadline", e.resolve_deadline),
       e.extension_requested_until ? fact("until", fmtTime(e.extension_requested_until)) : null,
     ),
     suggestionBox(e),

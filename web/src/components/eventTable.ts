@@ -4,7 +4,7 @@ import type { EventOut } from "../api";
 import { fmtTime, h } from "../dom";
 import { t } from "../i18n";
 import { navigate } from "../router";
-import { deadlineBadge, statusBadge, urgencyBadge } from "./badges";
+import { currentDeadline, deadlineBadge, statusBadge, urgencyBadge } from "./badges";
 
 export interface TableOptions {
   onSelect?: (event: EventOut) => void;
@@ -29,7 +29,7 @@ export function eventTable(items: EventOut[], options: TableOptions = {}): HTMLE
 }
 
 function columnTitle(column: string): string {
-  return { department: "department", area: "area", deadline: "deadline", created: "created_at", category: "category" }[
+  return { department: "department", area: "area", deadline: "time_limit", created: "created_at", category: "category" }[
     column
   ] as string;
 }
@@ -52,7 +52,7 @@ function row(e: EventOut, columns: string[], options: TableOptions): HTMLElement
     category: h("td", { class: "muted" }, e.category?.path ?? e.suggestion?.category?.path ?? "—"),
     area: h("td", null, [e.areas.district?.name, e.areas.street?.name].filter(Boolean).join(" / ") || "—"),
     department: h("td", null, e.lead_department?.name ?? "—"),
-    deadline: h("td", null, fmtTime(e.resolve_deadline), " ", deadlineBadge(e.deadline_state)),
+    deadline: deadlineCell(e),
     created: h("td", null, fmtTime(e.created_at)),
   };
   return h(
@@ -76,5 +76,19 @@ function row(e: EventOut, columns: string[], options: TableOptions): HTMLElement
     ),
     h("td", null, statusBadge(e.status)),
     columns.map((c) => cells[c]),
+  );
+}
+
+/** The deadline that applies now, named (签收时限 or 办结时限), with the 临期/超期 badge that belongs to it. */
+function deadlineCell(e: EventOut): HTMLElement {
+  const deadline = currentDeadline(e);
+  return h(
+    "td",
+    { class: "deadline", "data-deadline-kind": deadline.label },
+    h("span", { class: "muted" }, t(deadline.label)),
+    " ",
+    fmtTime(deadline.at),
+    " ",
+    deadlineBadge(e.deadline_state),
   );
 }

@@ -5,6 +5,7 @@ import { ApiError, events, type EventOut, type EventPage } from "../api";
 import { debounce, h, replace } from "../dom";
 import { t } from "../i18n";
 import { subscribe } from "../live";
+import type { AfterAction } from "./actions";
 import { eventTable, type TableOptions } from "./eventTable";
 
 export interface Tab {
@@ -22,7 +23,7 @@ export interface Worklist {
 
 export function worklist(
   tabs: Tab[],
-  detail: (e: EventOut, done: (updated: EventOut) => void) => HTMLElement,
+  detail: (e: EventOut, done: AfterAction) => HTMLElement,
   options: { title: string; extra?: HTMLElement; afterAction?: "next" | "stay" } = { title: "" },
 ): Worklist {
   let active = tabs[0];
@@ -71,10 +72,12 @@ export function worklist(
     }
   };
 
-  const done = (updated: EventOut) => {
+  const done: AfterAction = (current, failed) => {
     void reload().then(() => {
-      // A dispatcher moves on to the next event; a handler or supervisor goes on with the same one.
-      const next = options.afterAction === "stay" ? updated : (items.find((i) => i.id !== updated.id) ?? null);
+      // A dispatcher moves on to the next event; a handler or supervisor goes on with the same one, and so
+      // does anyone whose action failed: they see what became of the event.
+      const stay = failed || options.afterAction === "stay";
+      const next = stay ? current : (items.find((i) => i.id !== current.id) ?? null);
       if (next) void select(next);
       else replace(side, h("p", { class: "empty" }, t("nothing")));
     });

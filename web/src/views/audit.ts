@@ -39,7 +39,7 @@ export function auditView(root: HTMLElement): void {
               h(
                 "tr",
                 null,
-                h("td", null, fmtTime(r.at)),
+                h("td", { class: "at" }, fmtTime(r.at)),
                 h("td", null, r.actor),
                 h("td", null, r.action),
                 h("td", null, `${r.object_type} ${r.object_id}`),

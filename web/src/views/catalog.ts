@@ -18,7 +18,7 @@ import { chartIn, MUTED, TEXT } from "../charts";
 import { debounce, fmtTime, h, replace } from "../dom";
 import { code, t } from "../i18n";
 import { getDepartments } from "../refdata";
-import { session } from "../session";
+import { canRead, session } from "../session";
 
 const GRADES = ["core", "important", "general_4", "general_3", "general_2", "general_1"];
 // Colour, plus a symbol, plus the label: never colour alone.
@@ -236,7 +236,8 @@ export function catalogView(root: HTMLElement): () => void {
       h("div", { class: "fact" }, h("dt", null, t(label)), h("dd", null, ...value));
     const quality = h("div", { class: "quality", "data-panel": "quality" }, t("loading"));
     const log = h("div", { class: "access-log", "data-panel": "access-log" });
-    void loadQuality(r.code, quality);
+    if (canRead("catalog.quality.read", r.department_id)) void loadQuality(r.code, quality);
+    else replace(quality, unavailable(t("no_permission")));
     const owns = me !== null && (me.role === "admin" || (me.department_id !== null && me.department_id === r.department_id));
     if (owns) void loadAccessLog(r.code, log);
     else replace(log, h("p", { class: "muted" }, t("access_log_owner_only")));

@@ -4,10 +4,10 @@
 import { ApiError, api, events, type EvaluationRow, type MapPayload, type SensorPayload, type Summary } from "../api";
 import { HEALTH_LOOK, HEALTH_ORDER, levelBadge, LEVEL_COLOURS, LEVEL_MARKS, unavailable } from "../components/badges";
 import { CityMap, type Overlay } from "../components/cityMap";
-import { debounce, fmtClock, fmtTime, h, pct, replace } from "../dom";
+import { debounce, fmtClock, fmtRecent, h, pct, replace } from "../dom";
 import { code, currentLang, t } from "../i18n";
 import { subscribe, type LiveMessage } from "../live";
-import { feature, session } from "../session";
+import { canRead, feature, session } from "../session";
 
 export function overviewView(root: HTMLElement): () => void {
   const cityCode = session.config?.city?.code ?? "";
@@ -15,7 +15,7 @@ export function overviewView(root: HTMLElement): () => void {
   const statusBars = h("div", { class: "status-bars" });
   const vitals = h("div", { "data-panel": "vitals" });
   const ranking = h("div", { "data-panel": "ranking" }, t("loading"));
-  const hotspots = h("div", { "data-panel": "hotspots" });
+  const hotspots = h("div", { "data-panel": "hotspots" }, t("loading"));
   const alertsBox = h("div", { "data-panel": "alerts" });
   const feed = h("ol", { class: "feed", "data-panel": "feed", "aria-live": "polite" });
   const crumbs = h("nav", { class: "crumbs", "aria-label": t("area") });
@@ -261,6 +261,10 @@ async function loadSummary(box: HTMLElement, bars: HTMLElement, area: string | n
 }
 
 async function loadRanking(box: HTMLElement): Promise<void> {
+  if (!canRead("reports.read")) {
+    replace(box, unavailable(t("no_permission")));
+    return;
+  }
   const since = new Date(Date.now() - 30 * 86_400_000).toISOString();
   try {
     const report = await api<{ rows: EvaluationRow[] }>("/api/v1/reports/evaluation", {
@@ -296,7 +300,7 @@ async function loadRanking(box: HTMLElement): Promise<void> {
               "tr",
               null,
               h("td", null, i + 1),
-              h("td", { class: "name" }, r.name),
+              h("td", { class: "name", title: r.name }, r.name),
               h("td", null, h("span", { class: "meter", style: `--w:${(r.resolved_on_time_rate ?? 0) * 100}%` }), pct(r.resolved_on_time_rate)),
               h("td", null, pct(r.satisfaction_rate)),
               h("td", null, r.volume),
@@ -413,6 +417,10 @@ async function loadHotspots(box: HTMLElement): Promise<void> {
     replace(box, unavailable(t("unavailable_hotspots")));
     return;
   }
+  if (!canRead("hotspots.read")) {
+    replace(box, unavailable(t("no_permission")));
+    return;
+  }
   try {
     const body = await api<{ items: Hotspot[] }>("/api/v1/hotspots", { query: { days: 7 } });
     if (body.items.length === 0) {
@@ -447,6 +455,10 @@ async function loadHotspots(box: HTMLElement): Promise<void> {
 async function loadAlerts(box: HTMLElement, map: CityMap): Promise<void> {
   if (!feature("alerts")) {
     replace(box, unavailable(t("unavailable_alerts")));
+    return;
+  }
+  if (!canRead("alerts.read")) {
+    replace(box, unavailable(t("no_permission")));
     return;
   }
   try {
@@ -500,7 +512,7 @@ async function loadLatest(feed: HTMLElement): Promise<void> {
       h(
         "li",
         { "data-number": e.number },
-        h("time", null, fmtTime(e.created_at).slice(11)),
+        h("time", { datetime: e.created_at }, fmtRecent(e.created_at)),
         " ",
         h("a", { href: `/events/${e.id}`, "data-link": true }, e.number),
         " ",
