@@ -12,7 +12,7 @@ from cityhub.access import policy, tokens
 from cityhub.access.deps import PrincipalDep, SessionDep, SettingsDep
 from cityhub.audit.hooks import bind_principal
 from cityhub.kit.errors import NotFound
-from cityhub.kit.timeutil import clock
+from cityhub.kit.timeutil import Instant, clock
 from cityhub.models.org import ApiToken, User
 
 router = APIRouter(tags=["auth"])
@@ -46,7 +46,7 @@ class MeOut(BaseModel):
 class ApiTokenIn(BaseModel):
     name: str = Field(min_length=1, max_length=100)
     username: str = Field(min_length=1, max_length=60, description="the (service) user the token acts as")
-    expires_at: datetime | None = None
+    expires_at: Instant | None = Field(None, description="when the token stops working (default: never)")
 
 
 class ApiTokenOut(BaseModel):

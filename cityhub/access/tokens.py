@@ -12,7 +12,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from cityhub.access.passwords import verify_password
-from cityhub.kit.errors import Unauthorized
+from cityhub.kit.errors import Unauthorized, Unprocessable
 from cityhub.kit.settings import Settings
 from cityhub.kit.timeutil import clock
 from cityhub.models.org import ApiToken, RefreshToken, User
@@ -99,13 +99,18 @@ def create_api_token(
     session: Session, user: User, name: str, expires_at: datetime | None = None
 ) -> tuple[ApiToken, str]:
     """Create a token for a machine client; the secret is shown once and only its hash is kept."""
+    now = clock.now()
+    if expires_at is not None and expires_at <= now:
+        raise Unprocessable(
+            f"expires_at {expires_at.isoformat()} is already past: the token would never work"
+        )
     secret = API_TOKEN_PREFIX + secrets.token_urlsafe(32)
     row = ApiToken(
         name=name,
         prefix=secret[:12],
         token_hash=token_digest(secret),
         user_id=user.id,
-        created_at=clock.now(),
+        created_at=now,
         expires_at=expires_at,
     )
     session.add(row)

@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from cityhub.events.schemas import AreaRef, DepartmentRef
+from cityhub.kit.timeutil import Instant
 
 
 class AlertNoteIn(BaseModel):
@@ -80,4 +81,4 @@ class SubjectIn(BaseModel):
     address: str | None = Field(None, max_length=300)
     area: str = Field(min_length=2, max_length=20, description="code of the grid or community they live in")
     devices: list[str] = Field(default_factory=list, max_length=10, description="city codes of their meters")
-    consent_at: datetime = Field(description="when they consented, ISO-8601 with offset")
+    consent_at: Instant = Field(description="when they consented, ISO-8601 with offset")

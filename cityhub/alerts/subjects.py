@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -19,6 +20,9 @@ from cityhub.kit.timeutil import clock
 from cityhub.models.alert import AlertSubject
 from cityhub.models.area import AreaLevel
 from cityhub.models.org import Role
+
+# How far ahead of the hub's clock a consent time may be: the clock of the phone it was taken on.
+CLOCK_SKEW = timedelta(minutes=5)
 
 
 @dataclass(frozen=True)
@@ -38,8 +42,11 @@ def register(session: Session, principal: Principal, data: SubjectIn) -> AlertSu
     community_id = area.parent_id if area.level is AreaLevel.GRID else area.id
     if principal.role is Role.GRID_WORKER and community_id != principal_community(session, principal):
         raise Forbidden("a grid worker registers people of their own community only")
-    if data.consent_at.tzinfo is None:
-        raise Unprocessable("give the consent time with its UTC offset")
+    now = clock.now()
+    if data.consent_at > now + CLOCK_SKEW:
+        raise Unprocessable(
+            f"consent_at {data.consent_at.isoformat()} is in the future: register a consent given"
+        )
     subject = AlertSubject(
         kind=data.kind,
         name=data.name,
@@ -50,7 +57,7 @@ def register(session: Session, principal: Principal, data: SubjectIn) -> AlertSu
         devices=list(dict.fromkeys(data.devices)),
         consent_at=data.consent_at,
         active=True,
-        created_at=clock.now(),
+        created_at=now,
     )
     session.add(subject)
     session.flush()

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from cityhub.geo.crs import CRS
+from cityhub.kit.timeutil import Instant
 from cityhub.models.entity import EntityStatus
 
 CODE_DOC = "city code: 6-digit area + 2-letter type + 8-digit serial + check character (ISO 7064 MOD 37,36)"
@@ -55,7 +56,7 @@ class SourceIn(Strict):
     system: Slug = Field(description="the source system, e.g. housing, utility, market, fire")
     record_id: str = Field(min_length=1, max_length=100, description="the record's id in that system")
     attributes: dict[str, Any] = Field(default_factory=dict)
-    observed_at: datetime | None = Field(None, description="when the system recorded it (default: now)")
+    observed_at: Instant | None = Field(None, description="when the system recorded it (default: now)")
 
 
 class RelationIn(Strict):

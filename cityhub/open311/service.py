@@ -28,7 +28,7 @@ import math
 import mimetypes
 import re
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import PurePosixPath
 from urllib.parse import urlsplit
 
@@ -46,7 +46,7 @@ from cityhub.events.schemas import PHONE_PATTERN, AttachmentIn, EventIn, Locatio
 from cityhub.geo import service as geo
 from cityhub.geo.crs import CRS
 from cityhub.kit.errors import BadRequest, Forbidden, NotFound, Unauthorized
-from cityhub.kit.timeutil import clock, local_to_utc
+from cityhub.kit.timeutil import EARLIEST, LATEST, clock, local_to_utc
 from cityhub.models.area import Area, AreaLevel
 from cityhub.models.category import Category
 from cityhub.models.event import Attachment, Channel, Event, EventStatus
@@ -65,8 +65,6 @@ MAX_DESCRIPTION = 4000  # the spec's limit
 MAX_ADDRESS = 300  # Event.address
 MAX_NAME = 50
 MAX_URL = 500  # Attachment.url
-EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
-LATEST = datetime(9000, 1, 1, tzinfo=UTC)
 
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _PLUS_AS_SPACE = re.compile(r" (\d{2}:?\d{2})$")

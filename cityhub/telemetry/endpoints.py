@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
@@ -16,7 +15,7 @@ from cityhub.access.principal import Principal
 from cityhub.kit.errors import TooManyRequests, Unprocessable
 from cityhub.kit.http import problem
 from cityhub.kit.settings import Settings
-from cityhub.kit.timeutil import clock
+from cityhub.kit.timeutil import Instant, clock
 from cityhub.models.telemetry import DeadLetterStatus
 from cityhub.telemetry import catalog, ingest, service
 from cityhub.telemetry.runtime import telemetry_lifespan
@@ -124,8 +123,8 @@ def get_series(
     session: SessionDep,
     device: Annotated[str, Query(max_length=40, description="the device's city code")],
     metric: Annotated[str, Query(min_length=1, max_length=40)],
-    since: datetime | None = None,
-    until: datetime | None = None,
+    since: Instant | None = None,
+    until: Instant | None = None,
     resolution: Annotated[str, Query(pattern="^(raw|1m|1h)$")] = "raw",
     limit: Annotated[int, Query(ge=1, le=service.MAX_SERIES_POINTS)] = 10_000,
 ) -> SeriesOut:
@@ -166,14 +165,14 @@ def list_dead_letters(
     device: Annotated[str | None, Query(max_length=60)] = None,
     channel: Annotated[str | None, Query(max_length=12)] = None,
     status: DeadLetterStatus | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    since: Instant | None = None,
+    until: Instant | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> DeadLetterPage:
     """Rejected readings with the reason and the raw reading, newest first."""
     f = service.DeadLetterFilter(
-        reason=reason, device=device, channel=channel, status=status, since=_aware(since), until=_aware(until)
+        reason=reason, device=device, channel=channel, status=status, since=since, until=until
     )
     rows, total = service.dead_letters(session, principal, f, limit=limit, offset=offset)
     items = [DeadLetterOut.model_validate(r, from_attributes=True) for r in rows]
@@ -191,8 +190,8 @@ def replay_dead_letters(
         reason=body.reason,
         device=body.device,
         channel=body.channel,
-        since=_aware(body.since),
-        until=_aware(body.until),
+        since=body.since,
+        until=body.until,
     )
     replayed, still = service.replay(
         session, principal, f, limits=ingest.Limits.of(settings), limit=body.limit
@@ -212,9 +211,3 @@ def replay_dead_letters(
             for i, (letter, r) in enumerate(still[:1000])
         ],
     )
-
-
-def _aware(value: datetime | None) -> datetime | None:
-    if value is not None and value.tzinfo is None:
-        raise Unprocessable("times need a UTC offset (e.g. 2026-11-21T08:00:00+08:00)")
-    return value

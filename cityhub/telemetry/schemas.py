@@ -6,6 +6,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from cityhub.kit.timeutil import Instant
 from cityhub.models.telemetry import DeadLetterStatus
 
 
@@ -89,8 +90,8 @@ class ReplayIn(BaseModel):
     reason: str | None = Field(None, max_length=24)
     device: str | None = Field(None, max_length=60)
     channel: str | None = Field(None, max_length=12)
-    since: datetime | None = None
-    until: datetime | None = None
+    since: Instant | None = None
+    until: Instant | None = None
     limit: int = Field(10_000, ge=1, le=100_000)
 
 

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from cityhub.access.tokens import create_api_token, issue_tokens
 from cityhub.kit.settings import Mode, Settings
 from cityhub.kit.timeutil import clock
-from tests.factories import PASSWORD, build_city
+from tests.factories import PASSWORD, build_city, login
 
 
 def test_login_refresh_rotates_and_logout_revokes(client: TestClient, session: Session) -> None:
@@ -64,3 +64,31 @@ def test_production_refuses_missing_or_weak_secret() -> None:
     with pytest.raises(ValidationError, match="at least 32"):
         Settings(mode=Mode.PRODUCTION, secret_key="short")
     assert Settings(mode=Mode.DEMO).secret_key
+
+
+@pytest.mark.parametrize(
+    ("expires_at", "says"),
+    [
+        ("2027-01-01T00:00:00", "UTC offset"),  # naive: which zone is a guess
+        ("9999-12-31T23:59:59-12:00", "between the years"),  # beyond what a datetime holds in UTC
+        ("0001-01-01T00:00:00+14:00", "between the years"),
+        ("2020-01-01T00:00:00+08:00", "already past"),
+    ],
+)
+def test_an_api_token_expiry_is_a_future_instant_with_its_offset(
+    client: TestClient, session: Session, expires_at: str, says: str
+) -> None:
+    build_city(session)
+    body = {"name": "qa", "username": "citizen", "expires_at": expires_at}
+    refused = client.post("/api/v1/api-tokens", json=body, headers=login(client, "admin"))
+    assert refused.status_code == 422, refused.text
+    assert refused.headers["content-type"] == "application/problem+json"
+    assert says in refused.json()["detail"] and "expires_at" in refused.json()["detail"]
+
+
+def test_an_api_token_expiry_is_kept_in_utc(client: TestClient, session: Session) -> None:
+    build_city(session)
+    body = {"name": "qa", "username": "citizen", "expires_at": "2099-01-01T08:00:00+08:00"}
+    created = client.post("/api/v1/api-tokens", json=body, headers=login(client, "admin"))
+    assert created.status_code == 201, created.text
+    assert datetime.fromisoformat(created.json()["expires_at"]) == datetime(2099, 1, 1, tzinfo=UTC)

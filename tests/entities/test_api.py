@@ -243,3 +243,22 @@ def test_registered_people_are_hidden_masked_and_every_read_audited(
         select(AuditLog).where(AuditLog.action == "create", AuditLog.object_type == "entities")
     )
     assert created is not None and created.changes["personal"] == "***"
+
+
+def test_a_source_record_time_needs_its_offset_and_a_year_the_hub_can_hold(
+    client: TestClient, session: Session
+) -> None:
+    build_city(session)
+    building = add_entity(session, "HR", "大厦", floors=30, height=99.5)
+    session.flush()
+    admin = login(client, "admin")
+    url = f"/api/v1/entities/{building.code}/sources"
+    for observed_at in ("2024-01-01T00:00:00", "0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-12:00"):
+        body = {"system": "qa", "record_id": "r1", "observed_at": observed_at}
+        refused = client.post(url, json=body, headers=admin)
+        assert refused.status_code == 422, (observed_at, refused.text)
+        assert "observed_at" in refused.json()["detail"]
+    body = {"system": "qa", "record_id": "r1", "observed_at": "2024-01-01T08:00:00+08:00"}
+    kept = client.post(url, json=body, headers=admin)
+    assert kept.status_code == 200, kept.text
+    assert [s["observed_at"] for s in kept.json()["sources"]] == ["2024-01-01T00:00:00Z"]

@@ -203,3 +203,20 @@ def test_inspection_overdue_days_is_a_fire_facility_metric(client: TestClient, s
     assert reporting == {"fire_facility"}
     spec = next(m for t in catalogue for m in t["metrics"] if m["name"] == "inspection_overdue_days")
     assert (spec["unit"], spec["min"], spec["max"]) == ("d", 0, 3650)
+
+
+@pytest.mark.parametrize("edge", ["9999-12-31T23:59:59-12:00", "0001-01-01T00:00:00+14:00"])
+def test_dead_letter_windows_beyond_the_years_a_time_can_hold_are_refused(
+    client: TestClient, session: Session, edge: str
+) -> None:
+    build_city(session)
+    admin = login(client, "admin")
+    for param in ("since", "until"):
+        listed = client.get(f"{URL}/dead-letters", params={param: edge}, headers=admin)
+        assert listed.status_code == 422, listed.text
+        assert param in listed.json()["detail"] and "between the years" in listed.json()["detail"]
+        replayed = client.post(f"{URL}/dead-letters/replay", json={param: edge}, headers=admin)
+        assert replayed.status_code == 422, replayed.text
+        assert param in replayed.json()["detail"]
+    naive = client.get(f"{URL}/dead-letters", params={"since": "2026-11-21T08:00:00"}, headers=admin)
+    assert naive.status_code == 422 and "UTC offset" in naive.json()["detail"]
