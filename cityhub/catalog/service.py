@@ -3,8 +3,6 @@ data. Functions take the session and the acting principal first and flush; the c
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -30,6 +28,7 @@ from cityhub.catalog.schemas import (
     ResourceSummary,
     ResourceUpdate,
 )
+from cityhub.kit import csvtext
 from cityhub.kit.errors import Conflict, NotFound, Unprocessable
 from cityhub.kit.timeutil import clock
 from cityhub.models.catalog import CatalogResource, CatalogSampleRow, DataGrade, OpenAttribute, QualityRun
@@ -412,7 +411,7 @@ def load_sample(session: Session, principal: Principal, code: str, text: str) ->
     policy.authorize_catalog(principal, "catalog.sample.upload", owner_department_id=resource.department_id)
     if resource.builtin:
         raise Conflict(f"{code} is the hub's own data: it is read from the hub, not uploaded")
-    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
+    reader = csvtext.records(text)
     fields = {f.name: f for f in sources.fields_of(resource)}
     header = reader.fieldnames or []
     unknown = [h for h in header if h not in fields]

@@ -14,8 +14,6 @@ open, and a disagreement is noted for the dispatcher (:func:`place`).
 
 from __future__ import annotations
 
-import csv
-import io
 import logging
 import threading
 from collections.abc import Iterable, Sequence
@@ -27,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from cityhub.geo import service as geo
 from cityhub.geo.crs import CRS, to_wgs84
+from cityhub.kit import csvtext
 from cityhub.kit.cache import PerDatabase
 from cityhub.kit.errors import BadRequest, NotFound
 from cityhub.models.area import Area, AreaLevel
@@ -438,7 +437,7 @@ CSV_COLUMNS = ("name", "kind", "area_code")
 
 def parse_csv(text: str) -> list[PlaceIn]:
     """``name,kind,area_code[,lon,lat,crs,aliases]`` with a header row; aliases separated by ``|``."""
-    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
+    reader = csvtext.records(text)
     missing = [c for c in CSV_COLUMNS if c not in (reader.fieldnames or [])]
     if missing:
         raise BadRequest(f"the places CSV needs the columns {', '.join(CSV_COLUMNS)}; missing {missing}")

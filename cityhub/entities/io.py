@@ -8,8 +8,6 @@ Rows are upserted by code, each in its own savepoint: a bad row is reported with
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -23,6 +21,7 @@ from cityhub.entities import service
 from cityhub.entities import types as entity_types
 from cityhub.entities.schemas import EntityIn, EntityPatch, PointIn, SourceIn
 from cityhub.geo.crs import CRS
+from cityhub.kit import csvtext
 from cityhub.kit.errors import CityHubError, Unprocessable
 
 RESERVED = frozenset({"code", "type", "area", "name", "lon", "lat", "crs", "source_id"})
@@ -53,7 +52,7 @@ def read(content: bytes, filename: str = "") -> Iterator[Row]:
 
 
 def _csv_rows(text: str) -> Iterator[Row]:
-    reader = csv.DictReader(io.StringIO(text))
+    reader = csvtext.records(text)
     if not reader.fieldnames or "name" not in reader.fieldnames:
         raise Unprocessable("the CSV needs a header row with at least a `name` column (and `type` or `code`)")
     for number, row in enumerate(reader, start=2):

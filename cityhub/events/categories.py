@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
@@ -11,6 +9,7 @@ from typing import TypeVar
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from cityhub.kit import csvtext
 from cityhub.kit.cache import PerDatabase
 from cityhub.kit.errors import BadRequest, Unprocessable
 from cityhub.models.category import Category
@@ -52,8 +51,7 @@ def import_rows(session: Session, rows: Iterable[Sequence[str]]) -> int:
 
 def import_csv(session: Session, text: str) -> int:
     """Import a taxonomy CSV; a header row (一级分类,…) is detected and skipped."""
-    reader = csv.reader(io.StringIO(text.lstrip("\ufeff")))
-    rows = list(reader)
+    rows = list(csvtext.rows(text))
     if rows and any("分类" in cell or "level" in cell.lower() for cell in rows[0]):
         rows = rows[1:]
     if not rows:

@@ -31,6 +31,30 @@ from cityhub.models.indicator import Indicator, IndicatorState, IndicatorValue, 
 CHANGED = "indicators.changed"
 _INDICATORS = TypeAdapter(list[IndicatorSpec])
 _WATCHES = TypeAdapter(list[WatchSpec])
+# Levels of nesting a definitions document may have, its leaves counted. The deepest the hub ships (the
+# scenario packs) have 9; PyYAML builds the document recursively, so a document of thousands of levels
+# (``[[[[…]]]]``) would exhaust the stack (RecursionError) before anything could look at it.
+MAX_DOCUMENT_DEPTH = 32
+
+
+class _BoundedLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` that refuses, while reading, a document nested deeper than MAX_DOCUMENT_DEPTH."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._depth = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
+        if self._depth >= MAX_DOCUMENT_DEPTH:
+            mark = self.peek_event().start_mark  # type: ignore[no-untyped-call]
+            raise yaml.composer.ComposerError(
+                None, None, f"nested deeper than {MAX_DOCUMENT_DEPTH} levels", mark
+            )
+        self._depth += 1
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
 
 
 def validation_message(exc: ValidationError) -> str:
@@ -44,7 +68,7 @@ def validation_message(exc: ValidationError) -> str:
 def parse_document(text: str) -> dict[str, Any]:
     """A YAML (or JSON) document: a list of indicators, or a mapping with ``indicators:`` and ``watches:``."""
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_BoundedLoader)  # a SafeLoader
     except yaml.YAMLError as exc:
         raise Unprocessable(f"not valid YAML/JSON: {exc}") from exc
     if isinstance(data, list):
