@@ -54,3 +54,33 @@ def test_the_word_segmenter_is_loaded_at_start_not_in_the_first_report(
         while fresh._tokenizer is None and time.monotonic() < deadline:
             time.sleep(0.05)
         assert fresh._tokenizer is not None  # no request was made
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allowed"),
+    [
+        ("DELETE", "/api/v1/events", {"GET", "POST"}),
+        ("PUT", "/api/v1/events/429", {"GET"}),
+        ("GET", "/api/v1/auth/login", {"POST"}),
+    ],
+)
+def test_a_method_the_path_does_not_take_is_405_with_the_methods_it_does(
+    client: TestClient, method: str, path: str, allowed: set[str]
+) -> None:
+    response = client.request(method, path)
+    assert response.status_code == 405, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert set(response.headers["allow"].split(", ")) == allowed
+    assert method in response.json()["detail"]
+
+
+def test_unknown_api_paths_stay_404_and_pages_are_served_to_get_only(client: TestClient) -> None:
+    for method in ("GET", "POST", "DELETE"):
+        unknown = client.request(method, "/api/v1/nothing-here")
+        assert unknown.status_code == 404 and "no such path" in unknown.json()["detail"]
+    assert client.get("/metrics").status_code == 404
+    assert client.get("/events/429").status_code == 200  # a page the dashboard's router owns
+    assert client.head("/events/429").status_code == 200
+    posted = client.post("/events/429")
+    assert posted.status_code == 404 and posted.headers["content-type"] == "application/problem+json"
+    assert client.post("/healthz").headers["allow"] == "GET"  # a path of the hub's own: 405

@@ -1,33 +1,70 @@
-"""HTTP plumbing: the request-scoped unit of work, problem+json errors and the body-size limit."""
+"""HTTP plumbing: the request-scoped unit of work, problem+json errors, the body-size limit, admission and
+the fallback routes that leave a wrong method to the router (405)."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import logging
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextvars import ContextVar
 from typing import Any
 
 import anyio
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from fastapi.routing import APIRoute
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import BaseRoute, Match, Router
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from cityhub.kit.db import unit_of_work
 from cityhub.kit.errors import CityHubError
+
+log = logging.getLogger(__name__)
 
 PROBLEM = "application/problem+json"
 
 
 def problem(status: int, title: str, detail: str, **extra: Any) -> JSONResponse:
     body = {"type": "about:blank", "title": title, "status": status, "detail": detail, **extra}
+    return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=_headers(status, extra))
+
+
+def _headers(status: int, extra: Mapping[str, Any]) -> dict[str, str]:
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else {}
     if "retry_after" in extra:
         headers["Retry-After"] = str(extra["retry_after"])
-    return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
+    return headers
+
+
+# (path, status, detail) -> the error in a protocol's own format.
+ErrorFormat = Callable[[str, int, str], Response]
+_error_formats: dict[str, ErrorFormat] = {}
+
+
+def error_format(prefix: str, render: ErrorFormat) -> None:
+    """Answer the errors of paths under ``prefix`` that no route of theirs handles — a body over the limit,
+    a method the path does not take, a busy hub, a crash — with ``render`` instead of problem+json: for a
+    protocol with an error format of its own (Open311's GeoReport errors)."""
+    _error_formats[prefix] = render
+
+
+def error_response(
+    path: str, status: int, title: str, detail: str, headers: Mapping[str, str] | None = None, **extra: Any
+) -> Response:
+    """problem+json, or the error format of the protocol that ``path`` belongs to."""
+    render = next((r for prefix, r in _error_formats.items() if path.startswith(prefix)), None)
+    if render is None:
+        response: Response = problem(status, title, detail, **extra)
+    else:
+        response = render(path, status, detail)
+        response.headers.update(_headers(status, extra))
+    response.headers.update(headers or {})
+    return response
 
 
 async def get_session(request: Request) -> AsyncIterator[Session]:
@@ -68,8 +105,25 @@ def install_error_handlers(app: FastAPI) -> None:
         return problem(422, "Invalid request", detail, errors=errors)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return problem(exc.status_code, str(exc.detail), str(exc.detail))
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        headers = dict(exc.headers or {})
+        title = detail = str(exc.detail)
+        if exc.status_code == 405:  # the route the router found names its own methods; the path may take more
+            allowed = allowed_methods(request.scope)
+            headers["Allow"] = ", ".join(allowed)
+            detail = f"{request.method} is not allowed on {request.url.path}; it takes {headers['Allow']}"
+        elif isinstance(exc, _TooLarge):
+            title = "Payload too large"
+        return error_response(request.url.path, exc.status_code, title, detail, headers)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> Response:
+        # The last resort (Starlette's ServerErrorMiddleware calls it, then re-raises for the server): a
+        # defect, never an answer to bad input, but still a problem+json body and a logged traceback.
+        log.error("%s %s failed: %r", request.method, request.url.path, exc, exc_info=exc)
+        return error_response(
+            request.url.path, 500, "Internal server error", "the hub failed to answer; the error is logged"
+        )
 
     @app.exception_handler(IntegrityError)
     async def _integrity(_request: Request, exc: IntegrityError) -> JSONResponse:
@@ -119,21 +173,29 @@ class BodyLimit:
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.max_bytes:
-                    raise _TooLarge
+                    raise _TooLarge(self.max_bytes)
             return message
 
         try:
             await self.app(scope, limited, send)
-        except _TooLarge:
+        except _TooLarge:  # raised where no handler answered it (routes and handlers answer it as 413)
             await self._reject(scope, receive, send)
 
     async def _reject(self, scope: Scope, receive: Receive, send: Send) -> None:
-        response = problem(413, "Payload too large", f"the request body exceeds {self.max_bytes} bytes")
+        response = error_response(scope["path"], 413, "Payload too large", _TooLarge(self.max_bytes).detail)
         await response(scope, receive, send)
 
 
-class _TooLarge(Exception):
-    pass
+class _TooLarge(StarletteHTTPException):
+    """Raised by the limited ``receive`` of a body sent without Content-Length once it is over the limit.
+
+    An HTTPException, because FastAPI's body reading passes those on to the exception handlers and turns
+    any other exception into a 400 "There was an error parsing the body"; so whoever reads the body — the
+    route's JSON or form parsing, or an endpoint itself — answers 413 in its own error format.
+    """
+
+    def __init__(self, max_bytes: int) -> None:
+        super().__init__(413, f"the request body exceeds {max_bytes} bytes")
 
 
 class Admission:
@@ -167,7 +229,8 @@ class Admission:
         try:
             await asyncio.wait_for(self._slots.acquire(), timeout=self.wait_s)
         except TimeoutError:
-            response = problem(
+            response = error_response(
+                path,
                 503,
                 "Busy",
                 f"the hub is serving {self.limit} requests and more were waiting; retry shortly",
@@ -179,3 +242,51 @@ class Admission:
             await self.app(scope, receive, send)
         finally:
             self._slots.release()
+
+
+# Set while a fallback asks whether another route takes the path (fallbacks included in routers are reached
+# too, and must not ask in turn).
+_asking: ContextVar[bool] = ContextVar("cityhub_fallback_asking", default=False)
+# The methods a 405 may name in its Allow header.
+METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+class Fallback(APIRoute):
+    """A catch-all route that takes a path only when no other route of the app takes it, in any method.
+
+    A path some route takes with other methods (``DELETE /api/v1/events``) is left to the router, which
+    answers 405 with the methods the path does take; a fallback that took every method would answer it
+    with its own 404 or page instead.
+    """
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        if _asking.get():  # a fallback asking whether another route takes the path: not this one
+            return Match.NONE, {}
+        match, child_scope = super().matches(scope)
+        if match is Match.NONE or not _routed_elsewhere(scope):
+            return match, child_scope
+        return Match.NONE, {}
+
+
+def _routed_elsewhere(scope: Scope) -> bool:
+    """Whether a route that is not a fallback takes the path, in any method. Routes of included routers
+    are reached through the router's own matching (FastAPI keeps them in a tree)."""
+    token = _asking.set(True)
+    try:
+        return any(route.matches(scope)[0] is not Match.NONE for route in _routes(scope))
+    finally:
+        _asking.reset(token)
+
+
+def allowed_methods(scope: Scope) -> list[str]:
+    """The methods the request's path takes (the Allow header of a 405): those some route takes fully."""
+    return [
+        method
+        for method in METHODS
+        if any(route.matches({**scope, "method": method})[0] is Match.FULL for route in _routes(scope))
+    ]
+
+
+def _routes(scope: Scope) -> list[BaseRoute]:
+    router = scope.get("router")
+    return list(router.routes) if isinstance(router, Router) else []

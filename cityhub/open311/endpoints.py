@@ -21,6 +21,7 @@ from cityhub.access.deps import SessionDep
 from cityhub.events.service import DispatchPolicy
 from cityhub.kit.db import unit_of_work
 from cityhub.kit.errors import CityHubError, NotFound
+from cityhub.kit.http import Fallback, error_format
 from cityhub.open311 import render, service
 from cityhub.open311.render import (
     CreatedOut,
@@ -56,15 +57,28 @@ class Open311Route(APIRoute):
         return handle
 
 
+class _Unrouted(Fallback, Open311Route):
+    """The catch-all under /open311/v2: paths no Open311 route takes, in any method."""
+
+
 def _requested_format(request: Request) -> Format | None:
     """The format named by the ``{fmt}`` path parameter (None if it names none we speak); else by the
     path's suffix, JSON by default."""
     if "fmt" in request.path_params:
         return render.format_of(str(request.path_params["fmt"]))
-    return render.format_of(request.url.path.rpartition(".")[2]) or Format.JSON
+    return _path_format(request.url.path)
+
+
+def _path_format(path: str) -> Format:
+    return render.format_of(path.rpartition(".")[2]) or Format.JSON
 
 
 router = APIRouter(prefix="/open311/v2", tags=["open311"], route_class=Open311Route)
+# Errors no route answers (a body over the limit, a method the path does not take, a crash) in the spec's
+# format too.
+error_format(
+    router.prefix + "/", lambda path, status, detail: render.error(_path_format(path), status, detail)
+)
 
 FormatPath = Annotated[Format, Path(description="the response format: json or xml")]
 Jurisdiction = Annotated[
@@ -184,7 +198,15 @@ def get_token(
     return render.records(fmt, "service_requests", "request", [found])
 
 
-@router.api_route("/{path:path}", methods=["GET", "POST"], include_in_schema=False)
 def not_found(path: str) -> Response:
     """Anything else under /open311/v2 (e.g. ``services`` without an extension): 404 in the spec's format."""
     raise NotFound(f"no such resource {path!r}: the paths end in .json or .xml, e.g. services.json")
+
+
+router.add_api_route(
+    "/{path:path}",
+    not_found,
+    methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"],
+    include_in_schema=False,
+    route_class_override=_Unrouted,
+)

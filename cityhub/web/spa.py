@@ -1,5 +1,8 @@
 """Serving the built dashboard from the package: hashed assets long-cached, ``index.html`` for every page
-path the browser's router owns (SPA fallback), problem+json 404s for unknown API paths."""
+path the browser's router owns (SPA fallback, GET and HEAD), problem+json 404s for the rest.
+
+Both are ``Fallback`` routes: a path that a route of the API takes with other methods is left to the
+router, which answers 405 with the methods it takes (``DELETE /api/v1/events``)."""
 
 from __future__ import annotations
 
@@ -7,15 +10,19 @@ from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, HTMLResponse, Response
+from starlette.routing import Match
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
 from cityhub.kit.errors import NotFound
+from cityhub.kit.http import Fallback
 
 STATIC_DIR = Path(__file__).parent / "static"
 # Paths that belong to the API and never fall back to the page.
 _API_PREFIXES = ("api/", "open311/")
 _API_PATHS = frozenset({"api", "open311", "docs", "redoc", "openapi.json", "healthz", "metrics"})
+_PAGE_METHODS = ["GET", "HEAD"]
+_EVERY_METHOD = [*_PAGE_METHODS, "POST", "PUT", "PATCH", "DELETE"]
 
 NOT_BUILT = """<!doctype html><html lang="zh-CN"><meta charset="utf-8"><title>cityhub</title>
 <body style="font-family:sans-serif;max-width:48em;margin:3em auto">
@@ -36,19 +43,29 @@ class _Assets(StaticFiles):
         return response
 
 
+class _NotAPage(Fallback):
+    """What no route takes and is not a page: an API path in any method, any path in a method other than
+    GET or HEAD. 404, never the page."""
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        path = str(scope.get("path", "")).lstrip("/")
+        api = path.startswith(_API_PREFIXES) or path in _API_PATHS
+        if not api and scope.get("method") in _PAGE_METHODS:
+            return Match.NONE, {}
+        return super().matches(scope)
+
+
 def mount(app: FastAPI, static_dir: Path = STATIC_DIR) -> None:
-    """Add the dashboard to ``app``; call it after every other route (the fallback catches the rest)."""
+    """Add the dashboard to ``app``; call it after every other route (the fallbacks catch the rest)."""
     assets = static_dir / "assets"
     if assets.is_dir():
         app.mount("/assets", _Assets(directory=assets), name="assets")
     root = static_dir.resolve()
-    methods = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]
 
-    @app.api_route("/{path:path}", methods=methods, include_in_schema=False)
-    def page(path: str, request: Request) -> Response:
-        # Other methods are routed here only so that unknown paths stay 404 (not 405) for API clients.
-        if request.method not in ("GET", "HEAD") or path.startswith(_API_PREFIXES) or path in _API_PATHS:
-            raise NotFound(f"no such path: /{path}")
+    def unknown(request: Request) -> Response:
+        raise NotFound(f"no such path: {request.url.path}")
+
+    def page(path: str) -> Response:
         file = (root / path).resolve()
         if path and file.is_file() and file.is_relative_to(root):
             return FileResponse(file)
@@ -56,3 +73,14 @@ def mount(app: FastAPI, static_dir: Path = STATIC_DIR) -> None:
         if not index.is_file():
             return HTMLResponse(NOT_BUILT)
         return FileResponse(index, headers={"Cache-Control": "no-cache"})
+
+    # What is not a page first; the page takes what is left, in GET and HEAD only.
+    add = app.router.add_api_route
+    add(
+        "/{path:path}",
+        unknown,
+        methods=_EVERY_METHOD,
+        include_in_schema=False,
+        route_class_override=_NotAPage,
+    )
+    add("/{path:path}", page, methods=_PAGE_METHODS, include_in_schema=False, route_class_override=Fallback)

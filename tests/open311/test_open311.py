@@ -510,3 +510,43 @@ def test_georeport_client_reads_services_and_requests(
         answer = refused.value.response
         assert answer is not None and answer.status_code == 404
         assert answer.json()[0]["code"] == 404
+
+
+# ---------------------------------------------------------------- protocol errors
+
+
+def chunks(body: bytes, size: int = 64 * 1024) -> Iterator[bytes]:
+    """A body sent chunked (no Content-Length): the size is known only once it has been read."""
+    for start in range(0, len(body), size):
+        yield body[start : start + size]
+
+
+def test_a_body_over_the_limit_is_413_in_the_spec_format(
+    client: TestClient, session: Session, city: City, api_key: str
+) -> None:
+    form = f"api_key={api_key}&service_code={code(session, ROAD)}&description=".encode() + b"x" * 1_200_000
+    headers = {"content-type": "application/x-www-form-urlencoded"}
+    for fmt in ("json", "xml"):
+        url = f"{BASE}/requests.{fmt}"
+        streamed = client.post(url, content=chunks(form), headers=headers)
+        declared = client.post(url, content=form, headers=headers)
+        for response in (streamed, declared):
+            if fmt == "json":
+                assert_error(response, 413, "exceeds")
+            else:
+                assert response.status_code == 413
+                assert xml(response).findtext("error/code") == "413"
+    assert event_count(session) == 0
+
+
+def test_a_method_the_path_does_not_take_is_405_in_the_spec_format(client: TestClient, city: City) -> None:
+    for method in ("PUT", "DELETE", "PATCH"):
+        response = client.request(method, f"{BASE}/requests.json")
+        assert_error(response, 405, method)
+        assert set(response.headers["allow"].split(", ")) == {"GET", "POST"}
+    services = client.post(f"{BASE}/services.json")
+    assert_error(services, 405, "POST")
+    assert services.headers["allow"] == "GET"
+    root = xml(client.delete(f"{BASE}/requests/20261121-000001.xml"))
+    assert root.findtext("error/code") == "405"
+    assert_error(client.delete(f"{BASE}/nothing.json"), 404, "no such resource")

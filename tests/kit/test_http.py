@@ -1,0 +1,67 @@
+"""HTTP plumbing: errors are problem+json whatever raised them, bodies over the limit are 413 however sent."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session
+
+from cityhub.kit.http import install_error_handlers
+from tests.factories import build_city, login
+
+PROBLEM = "application/problem+json"
+
+
+def chunks(body: bytes, size: int = 64 * 1024) -> Iterator[bytes]:
+    """A body sent chunked (no Content-Length): the size is known only once it has been read."""
+    for start in range(0, len(body), size):
+        yield body[start : start + size]
+
+
+def test_an_unexpected_exception_is_a_logged_problem_500(caplog: pytest.LogCaptureFixture) -> None:
+    app = FastAPI()
+    install_error_handlers(app)
+
+    @app.get("/api/v1/broken")
+    def broken() -> None:
+        raise RuntimeError("a bug")
+
+    with TestClient(app, raise_server_exceptions=False) as client, caplog.at_level(logging.ERROR):
+        response = client.get("/api/v1/broken")
+    assert response.status_code == 500
+    assert response.headers["content-type"] == PROBLEM
+    assert response.json()["title"] == "Internal server error" and "a bug" not in response.text
+    logged = [r for r in caplog.records if r.exc_info and "/api/v1/broken" in r.getMessage()]
+    assert logged and "RuntimeError: a bug" in caplog.text
+
+
+def test_a_body_over_the_limit_is_413_with_or_without_a_content_length(
+    client: TestClient, session: Session
+) -> None:
+    build_city(session)
+    headers = login(client, "dispatcher")
+    report = b'{"title": "' + b"x" * 1_200_000 + b'"}'
+    json_headers = {**headers, "content-type": "application/json"}
+    boundary = "cityhub-test-boundary"
+    upload = (
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="t.csv"\r\n'
+            "Content-Type: text/csv\r\n\r\n"
+        ).encode()
+        + b"9" * 1_200_000
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
+    form_headers = {**login(client, "admin"), "content-type": f"multipart/form-data; boundary={boundary}"}
+    for url, body, sent_with in (
+        ("/api/v1/events", report, json_headers),
+        ("/api/v1/categories/import", upload, form_headers),
+    ):
+        for content in (chunks(body), body):
+            response = client.post(url, content=content, headers=sent_with)
+            assert response.status_code == 413, (url, response.text)
+            assert response.headers["content-type"] == PROBLEM
+            assert "exceeds 1048576 bytes" in response.json()["detail"]
