@@ -181,6 +181,17 @@ _UNIT_BY_SUFFIX: dict[str, DeadlineUnit] = {
 }
 _SUFFIX_BY_UNIT = {unit: suffix for suffix, unit in _UNIT_BY_SUFFIX.items()}
 _DEADLINE_RE = re.compile(r"([0-9]+)\s*(wh|wd|h|d)")
+# The longest deadline in each unit: a year. SLAs count hours to weeks (the demo's longest is 15 working
+# days); a year is far beyond any of them, and it keeps every deadline computable: natural units stay far
+# from the end of datetime's range (99999999h overflowed it), and a working-time deadline walks at most a
+# year of working days. A working year: 250 working days (365 days less 104 weekend days and 11 public
+# holidays), of at most 8 working hours (the legal working day; the default calendar has 7).
+_MAX_AMOUNT: dict[DeadlineUnit, int] = {
+    "natural_hours": 366 * 24,
+    "natural_days": 366,
+    "working_days": 250,
+    "working_hours": 250 * 8,
+}
 _DEADLINE_HELP = (
     "expected a positive whole number and a unit: h (natural hours), wh (working hours), "
     "wd (working days) or d (natural days), e.g. '2h', '4wh', '5wd', '3d'"
@@ -205,6 +216,9 @@ class Deadline:
             raise ValueError(f"unknown deadline unit {self.unit!r}; expected one of {get_args(DeadlineUnit)}")
         if isinstance(self.amount, bool) or not isinstance(self.amount, int) or self.amount < 1:
             raise ValueError(f"deadline amount must be a whole number of at least 1, got {self.amount!r}")
+        if self.amount > _MAX_AMOUNT[self.unit]:
+            longest = f"{_MAX_AMOUNT[self.unit]}{_SUFFIX_BY_UNIT[self.unit]}"
+            raise ValueError(f"deadline {self} is too long: at most a year ({longest} in {self.unit})")
 
     def __str__(self) -> str:
         return f"{self.amount}{_SUFFIX_BY_UNIT[self.unit]}"
@@ -221,6 +235,27 @@ class Deadline:
         if self.unit == "working_hours":
             return calendar.add_working_time(start, timedelta(hours=self.amount))
         return calendar.add_working_days(start, self.amount)
+
+    def always_before(self, other: Deadline, calendar: WorkCalendar) -> bool:
+        """Whether this deadline falls before ``other`` whatever the start: both in natural time or both in
+        working time, by their lengths; this one in natural time and ``other`` in working time, when this
+        one is shorter than ``other``'s working time (which never passes faster than the clock). A working
+        deadline may take longer than any natural one (a long holiday), so it is never surely before one.
+        """
+        if self.is_working != other.is_working:
+            return not self.is_working and self._length(calendar) < other._length(calendar)
+        return self._length(calendar) < other._length(calendar)
+
+    @property
+    def is_working(self) -> bool:
+        return self.unit in ("working_hours", "working_days")
+
+    def _length(self, calendar: WorkCalendar) -> timedelta:
+        """Elapsed time for natural units (a natural day is 24 h, as in Asia/Shanghai); working time for
+        working units."""
+        if self.unit == "working_days":
+            return self.amount * calendar.daily_working_time
+        return timedelta(days=self.amount) if self.unit == "natural_days" else timedelta(hours=self.amount)
 
     @classmethod
     def parse(cls, text: str) -> Deadline:

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request, UploadFile, status
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator, model_validator
 from sqlalchemy import select
 
 from cityhub.access import policy
@@ -14,6 +14,7 @@ from cityhub.access.deps import PrincipalDep, SessionDep
 from cityhub.access.principal import Principal
 from cityhub.audit.hooks import bind_principal
 from cityhub.events import categories, deadlines, evaluation, service, views
+from cityhub.events.calendar import Deadline
 from cityhub.events.schemas import (
     AttachmentIn,
     DispatchIn,
@@ -283,8 +284,28 @@ async def import_categories(file: UploadFile, principal: PrincipalDep, session: 
 class SlaIn(BaseModel):
     category: str | None = Field(None, max_length=300)
     urgency: Urgency | None = None
-    sign_within: str = Field(max_length=12, description="e.g. 2h (natural hours), 4wh (working hours)")
-    resolve_within: str = Field(max_length=12, description="e.g. 5wd (working days), 3d (natural days)")
+    sign_within: str = Field(
+        max_length=12, description="e.g. 2h (natural hours), 4wh (working hours); at most a year"
+    )
+    resolve_within: str = Field(
+        max_length=12, description="e.g. 5wd (working days), 3d (natural days); at most a year"
+    )
+
+    @field_validator("sign_within", "resolve_within")
+    @classmethod
+    def _deadline(cls, value: str) -> str:
+        Deadline.parse(value)  # its ValueError names what is wrong: the unit, the amount, the bound
+        return value
+
+    @model_validator(mode="after")
+    def _resolve_after_signing(self) -> SlaIn:
+        sign, resolve = Deadline.parse(self.sign_within), Deadline.parse(self.resolve_within)
+        if resolve.always_before(sign, deadlines.calendar()):
+            raise ValueError(
+                f"resolve_within ({resolve}) comes before sign_within ({sign}): an event would be due "
+                "to be resolved before it is due to be signed for"
+            )
+        return self
 
 
 class SlaOut(BaseModel):

@@ -410,3 +410,35 @@ def test_deadline_due_in_working_units() -> None:
     assert Deadline.parse("4wh").due(CN, friday) == at(2025, 6, 16, 11, 30)
     assert Deadline.parse("1wd").due(CN, friday) == at(2025, 6, 16, 16)
     assert Deadline.parse("2h").due(CN, friday.astimezone(UTC)).tzinfo is UTC
+
+
+# --- Deadline bounds and order ---
+
+
+@pytest.mark.parametrize(
+    ("longest", "too_long"),
+    [("8784h", "8785h"), ("366d", "367d"), ("250wd", "251wd"), ("2000wh", "2001wh"), ("1d", "99999999h")],
+)
+def test_a_deadline_is_at_most_a_year(longest: str, too_long: str) -> None:
+    Deadline.parse(longest).due(CN, at(2025, 10, 1, 10))  # computable from any day of the hub's years
+    with pytest.raises(ValueError, match="at most a year"):
+        Deadline.parse(too_long)
+
+
+@pytest.mark.parametrize(
+    ("resolve", "sign", "before"),
+    [
+        ("1h", "5d", True),
+        ("23h", "1d", True),
+        ("1d", "24h", False),
+        ("1wd", "2wd", True),
+        ("6wh", "1wd", True),  # a working day of CN is 7 working hours
+        ("7wh", "1wd", False),
+        ("1h", "2wh", True),  # a working hour never passes faster than an hour
+        ("2h", "2wh", False),
+        ("1wh", "5d", False),  # over a long holiday one working hour can take more than five days
+        ("1wd", "1h", False),
+    ],
+)
+def test_a_deadline_always_before_another_whatever_the_start(resolve: str, sign: str, before: bool) -> None:
+    assert Deadline.parse(resolve).always_before(Deadline.parse(sign), CN) is before
