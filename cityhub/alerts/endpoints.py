@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, status
@@ -12,7 +11,7 @@ from cityhub.access.deps import PrincipalDep, SessionDep
 from cityhub.alerts import service, subjects, views
 from cityhub.alerts.schemas import AlertNoteIn, AlertOut, AlertPage, SubjectIn, SubjectOut
 from cityhub.geo import service as geo
-from cityhub.kit.timeutil import local_to_utc
+from cityhub.kit.timeutil import LocalInstant
 from cityhub.models.alert import AlertSource, AlertStatus
 from cityhub.models.indicator import WarningLevel
 
@@ -34,7 +33,7 @@ def list_alerts(
     ] = None,
     area: Annotated[str | None, Query(max_length=20, description="an area code")] = None,
     device: Annotated[str | None, Query(max_length=60)] = None,
-    since: datetime | None = None,
+    since: LocalInstant | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> AlertPage:
@@ -48,7 +47,7 @@ def list_alerts(
         type=type,
         area_id=geo.get_area(session, area).id if area else None,
         device=device,
-        since=local_to_utc(since),
+        since=since,
     )
     rows, total = service.search(session, principal, f, limit=limit, offset=offset)
     return AlertPage(items=views.page(session, principal, rows), total=total, limit=limit, offset=offset)

@@ -3,7 +3,6 @@ DCAT-AP export, and the shared-data endpoints that answer to grant tokens only."
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request, UploadFile, status
@@ -39,7 +38,7 @@ from cityhub.catalog.schemas import (
 )
 from cityhub.kit.errors import BadRequest, CityHubError, Unauthorized
 from cityhub.kit.http import problem
-from cityhub.kit.timeutil import local_to_utc
+from cityhub.kit.timeutil import LocalInstant
 from cityhub.models.catalog import AccessMode, DataGrade, RequestStatus, SharingAttribute
 
 router = APIRouter(prefix="/catalog", tags=["catalog"])
@@ -265,13 +264,11 @@ def access_report(
     principal: PrincipalDep,
     session: SessionDep,
     resource: Annotated[str | None, Query(max_length=60)] = None,
-    since: Annotated[datetime | None, Query(description="local time unless an offset is given")] = None,
-    until: Annotated[datetime | None, Query()] = None,
+    since: Annotated[LocalInstant | None, Query(description="local time unless an offset is given")] = None,
+    until: Annotated[LocalInstant | None, Query()] = None,
 ) -> list[AccessReportRow]:
     """The owner's report: per resource and requesting department, accesses, rows, fields, purposes."""
-    return sharing.access_report(
-        session, principal, resource=resource, since=local_to_utc(since), until=local_to_utc(until)
-    )
+    return sharing.access_report(session, principal, resource=resource, since=since, until=until)
 
 
 # ---------------------------------------------------------------- DCAT-AP

@@ -9,6 +9,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from cityhub.kit.timeutil import LocalInstant
 from cityhub.models.catalog import (
     AccessMode,
     DataGrade,
@@ -481,8 +482,8 @@ class AggregateQuery(BaseModel):
     filters: dict[str, str] = Field(
         default_factory=dict, max_length=5, description="equality on area or category fields"
     )
-    since: datetime | None = None
-    until: datetime | None = None
+    since: LocalInstant | None = None
+    until: LocalInstant | None = None
 
     @model_validator(mode="after")
     def _field_for_measure(self) -> AggregateQuery:

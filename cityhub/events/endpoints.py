@@ -31,7 +31,7 @@ from cityhub.events.schemas import (
     ResolveIn,
 )
 from cityhub.kit.errors import BadRequest
-from cityhub.kit.timeutil import local_to_utc
+from cityhub.kit.timeutil import LocalInstant
 from cityhub.models.category import Category
 from cityhub.models.event import DeadlineState, Event, EventStatus, Urgency
 from cityhub.models.routing import SlaPolicy
@@ -73,8 +73,8 @@ def list_events(
     deadline_state: DeadlineState | None = None,
     needs_review: bool | None = None,
     supervised: bool | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    since: LocalInstant | None = None,
+    until: LocalInstant | None = None,
     q: Annotated[str | None, Query(max_length=100)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
@@ -89,8 +89,8 @@ def list_events(
         deadline_state=deadline_state,
         needs_review=needs_review,
         supervised=supervised,
-        since=local_to_utc(since),
-        until=local_to_utc(until),
+        since=since,
+        until=until,
         q=q,
     )
     rows, total = service.search(session, principal, f, limit=limit, offset=offset)
@@ -352,10 +352,10 @@ def evaluation_report(
     principal: PrincipalDep,
     session: SessionDep,
     group_by: evaluation.GroupBy = evaluation.GroupBy.DEPARTMENT,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    since: LocalInstant | None = None,
+    until: LocalInstant | None = None,
 ) -> ReportOut:
     """考核: volume, on-time signing and resolution, returns, resolution, satisfaction, handling time."""
     policy.authorize(principal, "reports.read")
-    rows = evaluation.report(session, principal, group_by, local_to_utc(since), local_to_utc(until))
+    rows = evaluation.report(session, principal, group_by, since, until)
     return ReportOut(group_by=group_by, since=since, until=until, rows=[r.as_dict() for r in rows])

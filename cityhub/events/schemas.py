@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from cityhub.geo.crs import CRS
+from cityhub.kit.timeutil import Instant
 from cityhub.models.event import Channel, Urgency
 
 PHONE_PATTERN = r"^\+?[0-9][0-9\- ]{4,19}$"
@@ -82,15 +83,8 @@ class ReasonIn(Strict):
 
 
 class ExtensionIn(Strict):
-    until: datetime = Field(description="new resolution deadline, ISO-8601 with offset")
+    until: Instant = Field(description="new resolution deadline, ISO-8601 with offset")
     reason: str = Field(min_length=2, max_length=2000)
-
-    @field_validator("until")
-    @classmethod
-    def _aware(cls, value: datetime) -> datetime:
-        if value.tzinfo is None:
-            raise ValueError("give the time with its UTC offset, e.g. 2026-11-25T18:00:00+08:00")
-        return value
 
 
 class ExtensionDecisionIn(Strict):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request, status
@@ -23,7 +22,7 @@ from cityhub.indicators.schemas import (
 )
 from cityhub.indicators.spec import IndicatorSpec, WatchSpec
 from cityhub.kit.errors import Unprocessable
-from cityhub.kit.timeutil import clock, local_to_utc
+from cityhub.kit.timeutil import LocalInstant, clock
 from cityhub.models.indicator import Indicator, IndicatorState, WarningLevel
 from cityhub.rules.runtime import sensing_lifespan
 
@@ -155,15 +154,13 @@ def indicator_history(
     principal: PrincipalDep,
     session: SessionDep,
     subject: Annotated[str, Query(min_length=1, max_length=60, description="an area code or a city code")],
-    since: datetime | None = None,
-    until: datetime | None = None,
+    since: LocalInstant | None = None,
+    until: LocalInstant | None = None,
     limit: Annotated[int, Query(ge=1, le=5000)] = 500,
 ) -> list[ValueOut]:
     """Stored values of one subject, oldest first (times without an offset are Asia/Shanghai)."""
     row = service.get(session, principal, key)
-    values = service.history(
-        session, principal, row, subject, since=local_to_utc(since), until=local_to_utc(until), limit=limit
-    )
+    values = service.history(session, principal, row, subject, since=since, until=until, limit=limit)
     return [ValueOut(at=v.at, value=v.value, level=v.level.value if v.level else None) for v in values]
 
 
