@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 
 from cityhub.dispatch import routing
 from cityhub.events import categories
+from cityhub.models.routing import SlaPolicy
 from tests.factories import build_city, login
 
 ROAD = "城乡建设/市政设施/道路破损"
@@ -55,3 +56,14 @@ def test_a_year_long_sla_is_accepted_and_its_deadline_computed(client: TestClien
     created = client.post("/api/v1/events", json=report, headers=login(client, "citizen"))
     assert created.status_code == 201, created.text
     assert created.json()["resolve_deadline"] is not None
+
+
+def test_an_sla_stored_before_the_bounds_is_skipped_not_fatal(client: TestClient, session: Session) -> None:
+    road = _road(session)
+    category = categories.find(session, ROAD)
+    session.add(SlaPolicy(category_id=category.id, sign_within="99999999h", resolve_within="1d"))
+    session.flush()
+    report = {"title": "路面塌陷", "category": road, "location": {"lon": 120.305, "lat": 36.005}}
+    created = client.post("/api/v1/events", json=report, headers=login(client, "citizen"))
+    assert created.status_code == 201, created.text
+    assert created.json()["status"] == "dispatched" and created.json()["sign_deadline"] is not None
