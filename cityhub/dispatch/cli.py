@@ -122,12 +122,15 @@ def _parse(text: str, sep: str, path: Path) -> list[list[str]]:
     than splitting line by line, and the split rows all have the same width, the split is the file's
     real shape; legitimate multi-line quoted fields leave split rows of uneven width.
     """
-    # Citizen reports can be longer than the csv module's default 128 KiB field limit.
-    csv.field_size_limit(max(csv.field_size_limit(), 2**31 - 1))
+    # Citizen reports can be longer than the csv module's default 128 KiB field limit. The limit is the
+    # process's: it is put back, so that the hub's uploads keep theirs (kit/csvtext.py).
+    limit = csv.field_size_limit(2**31 - 1)
     try:
         quoted = [row for row in csv.reader(io.StringIO(text, newline=""), delimiter=sep) if row]
     except csv.Error as exc:
         raise InputError(f"{path}: not a readable delimited file ({exc})") from None
+    finally:
+        csv.field_size_limit(limit)
     lines = [line.removesuffix("\r") for line in text.split("\n")]
     split = [[_unquote(cell) for cell in line.split(sep)] for line in lines if line]
     if len(split) > len(quoted) and len({len(row) for row in split}) == 1:
