@@ -41,6 +41,10 @@ class MeOut(BaseModel):
     role_label: str
     department_id: int | None
     area_id: int | None
+    may: dict[str, list[str]] = Field(
+        description="what the role may do beyond single events: action → relations (any, owner, requester, "
+        "member) under which it may; the API decides every request"
+    )
 
 
 class ApiTokenIn(BaseModel):
@@ -97,6 +101,7 @@ def me(principal: PrincipalDep) -> MeOut:
         role_label=principal.role.label,
         department_id=principal.department_id,
         area_id=principal.area_id,
+        may=policy.abilities(principal),
     )
 
 

@@ -337,6 +337,16 @@ CATALOG_ACTIONS: dict[str, dict[Role, frozenset[CatalogRelation]]] = {
 }
 
 
+def abilities(principal: Principal) -> dict[str, list[str]]:
+    """What the principal's role may do beyond single events, for clients to offer only that: each global
+    action it may take (relation ``any``) and each catalog action with the relations under which it may."""
+    out = {action: ["any"] for action, roles in GLOBAL_ACTIONS.items() if principal.role in roles}
+    for action, by_role in CATALOG_ACTIONS.items():
+        if principal.role in by_role:
+            out[action] = sorted(by_role[principal.role])
+    return out
+
+
 @dataclass(frozen=True)
 class GradeRule:
     """What a grade allows (GB/T 43697-2024, 就高从严)."""

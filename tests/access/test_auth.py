@@ -15,6 +15,16 @@ from cityhub.kit.timeutil import clock
 from tests.factories import PASSWORD, build_city, login
 
 
+def test_me_says_what_the_role_may_do_as_the_policy_decides(client: TestClient, session: Session) -> None:
+    build_city(session)
+    grid = client.get("/api/v1/auth/me", headers=login(client, "grid_worker")).json()["may"]
+    assert grid["alerts.read"] == ["any"] and "reports.read" not in grid and "hotspots.read" not in grid
+    handler = client.get("/api/v1/auth/me", headers=login(client, "roads_handler")).json()["may"]
+    assert handler["reports.read"] == ["any"] and handler["catalog.quality.read"] == ["owner"]
+    citizen = client.get("/api/v1/auth/me", headers=login(client, "citizen")).json()["may"]
+    assert set(citizen) == {"events.create"}
+
+
 def test_login_refresh_rotates_and_logout_revokes(client: TestClient, session: Session) -> None:
     build_city(session)
     bad = client.post("/api/v1/auth/login", json={"username": "dispatcher", "password": "wrong-password"})

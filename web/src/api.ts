@@ -83,6 +83,7 @@ export interface Me {
   role_label: string;
   department_id: number | null;
   area_id: number | null;
+  may: Record<string, string[]>;
 }
 
 export interface UiConfig {

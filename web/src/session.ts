@@ -37,20 +37,13 @@ export function feature(name: string): boolean {
   return session.config?.features[name] ?? false;
 }
 
-// The reads some screens make beyond events, and the roles cityhub/access/policy.py allows them
-// (GLOBAL_ACTIONS, CATALOG_ACTIONS): a panel the role may not read says so instead of asking for a 403.
-// "owner": only for the department that owns the resource. The API still decides.
-const READS = {
-  "reports.read": { admin: "any", dispatcher: "any", supervisor: "any", handler: "any" },
-  "hotspots.read": { admin: "any", dispatcher: "any", supervisor: "any", data_steward: "any" },
-  "alerts.read": { admin: "any", dispatcher: "any", handler: "any", grid_worker: "any", supervisor: "any" },
-  "catalog.quality.read": { admin: "any", data_steward: "any", supervisor: "any", handler: "owner" },
-} satisfies Record<string, Record<string, "any" | "owner">>;
-
-/** Whether the logged-in role may read this; ``owner``: the department owning the resource read. */
-export function canRead(read: keyof typeof READS, owner?: number): boolean {
-  const relation = (READS[read] as Record<string, "any" | "owner">)[session.me?.role ?? ""];
-  return relation === "any" || (relation === "owner" && owner !== undefined && owner === session.me?.department_id);
+/** Whether the logged-in user may read this, as the hub says (``may`` of /auth/me, from its policy): a panel
+ * the role may not read says so instead of asking for a 403. ``owner``: the department owning the resource
+ * read, for reads allowed to its owner only. The API still decides every request. */
+export function canRead(read: string, owner?: number): boolean {
+  const relations = session.me?.may[read] ?? [];
+  const owns = owner !== undefined && owner === session.me?.department_id;
+  return relations.includes("any") || (relations.includes("owner") && owns);
 }
 
 /** Whether the hub serves this optional route (e.g. "/api/v1/alerts/{alert_id}/acknowledge"). */
