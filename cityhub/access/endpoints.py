@@ -12,18 +12,19 @@ from cityhub.access import policy, tokens
 from cityhub.access.deps import PrincipalDep, SessionDep, SettingsDep
 from cityhub.audit.hooks import bind_principal
 from cityhub.kit.errors import NotFound
+from cityhub.kit.text import Input
 from cityhub.kit.timeutil import Instant, clock
 from cityhub.models.org import ApiToken, User
 
 router = APIRouter(tags=["auth"])
 
 
-class LoginIn(BaseModel):
+class LoginIn(Input):
     username: str = Field(min_length=1, max_length=60)
     password: str = Field(min_length=1, max_length=200)
 
 
-class RefreshIn(BaseModel):
+class RefreshIn(Input):
     refresh_token: str = Field(min_length=10, max_length=200)
 
 
@@ -47,7 +48,7 @@ class MeOut(BaseModel):
     )
 
 
-class ApiTokenIn(BaseModel):
+class ApiTokenIn(Input):
     name: str = Field(min_length=1, max_length=100)
     username: str = Field(min_length=1, max_length=60, description="the (service) user the token acts as")
     expires_at: Instant | None = Field(None, description="when the token stops working (default: never)")

@@ -8,10 +8,11 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from cityhub.events.schemas import AreaRef, DepartmentRef
+from cityhub.kit.text import Input
 from cityhub.kit.timeutil import Instant
 
 
-class AlertNoteIn(BaseModel):
+class AlertNoteIn(Input):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     note: str | None = Field(None, max_length=500)
@@ -70,7 +71,7 @@ class AlertPage(BaseModel):
     offset: int
 
 
-class SubjectIn(BaseModel):
+class SubjectIn(Input):
     """Register a person whose meters are watched (独居老人), with their consent."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)

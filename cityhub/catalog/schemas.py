@@ -9,6 +9,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from cityhub.kit.text import Input
 from cityhub.kit.timeutil import LocalInstant
 from cityhub.models.catalog import (
     AccessMode,
@@ -66,7 +67,7 @@ class FieldRole(StrEnum):
     LAT = "lat"
 
 
-class FieldSpec(BaseModel):
+class FieldSpec(Input):
     """One field (信息项) of a resource."""
 
     model_config = ConfigDict(extra="forbid")
@@ -117,7 +118,7 @@ class ConformityFormat(StrEnum):
     CODE_LIST = "code_list"
 
 
-class CheckSpec(BaseModel):
+class CheckSpec(Input):
     """One executable quality check, declared as data on the resource."""
 
     model_config = ConfigDict(extra="forbid")
@@ -165,7 +166,7 @@ _NEEDS = {
 Tags = list[str]
 
 
-class ResourceIn(BaseModel):
+class ResourceIn(Input):
     """A resource to register (外部资源 registered by a department's data steward)."""
 
     model_config = ConfigDict(extra="forbid")
@@ -195,7 +196,7 @@ class ResourceIn(BaseModel):
     quality_checks: list[CheckSpec] = Field(default_factory=list, max_length=50)
 
 
-class ResourceUpdate(BaseModel):
+class ResourceUpdate(Input):
     """Changes to a resource's metadata, grade, attributes or checks (absent = unchanged)."""
 
     model_config = ConfigDict(extra="forbid")
@@ -312,7 +313,7 @@ class QualityAlertOut(BaseModel):
     resolved_at: datetime | None
 
 
-class ShareRequestIn(BaseModel):
+class ShareRequestIn(Input):
     """Ask for a resource: only the fields needed, why, on what legal basis, for how long."""
 
     model_config = ConfigDict(extra="forbid")
@@ -325,7 +326,7 @@ class ShareRequestIn(BaseModel):
     mode: AccessMode = Field(AccessMode.ROWS, description="rows (masked) or aggregate only")
 
 
-class ApproveIn(BaseModel):
+class ApproveIn(Input):
     model_config = ConfigDict(extra="forbid")
 
     reason: str = Field("", max_length=500)
@@ -342,13 +343,13 @@ class ApproveIn(BaseModel):
     )
 
 
-class RejectIn(BaseModel):
+class RejectIn(Input):
     model_config = ConfigDict(extra="forbid")
 
     reason: str = Field(min_length=2, max_length=500)
 
 
-class RevokeIn(BaseModel):
+class RevokeIn(Input):
     model_config = ConfigDict(extra="forbid")
 
     reason: str = Field(min_length=2, max_length=500)
@@ -396,7 +397,7 @@ class GrantOut(BaseModel):
     active: bool
 
 
-class TokenIn(BaseModel):
+class TokenIn(Input):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field("grant client", min_length=1, max_length=100)
@@ -464,14 +465,14 @@ class TimeBucket(StrEnum):
     YEAR = "year"
 
 
-class GroupKey(BaseModel):
+class GroupKey(Input):
     model_config = ConfigDict(extra="forbid")
 
     field: str = Field(pattern=FIELD_NAME)
     bucket: TimeBucket | None = Field(None, description="for time fields")
 
 
-class AggregateQuery(BaseModel):
+class AggregateQuery(Input):
     """A count, sum or mean grouped by area, time or category — computed inside the hub."""
 
     model_config = ConfigDict(extra="forbid")

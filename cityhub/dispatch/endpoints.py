@@ -34,6 +34,7 @@ from cityhub.events.schemas import EventOut
 from cityhub.geo import service as geo
 from cityhub.geo.crs import CRS
 from cityhub.kit.errors import BadRequest
+from cityhub.kit.text import Input
 from cityhub.kit.timeutil import clock
 from cityhub.models.area import Area
 from cityhub.models.indicator import WarningLevel
@@ -44,7 +45,7 @@ MAX_PLACES_BYTES = 5_000_000
 Id = Annotated[int, Path(ge=1, le=2**63 - 1)]
 
 
-class RuleIn(BaseModel):
+class RuleIn(Input):
     category: str | None = Field(None, max_length=300, description="category code or path; empty = any")
     area: str | None = Field(None, max_length=20, description="area code; empty = anywhere")
     lead_department_id: int

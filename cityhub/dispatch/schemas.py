@@ -8,10 +8,11 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from cityhub.geo.crs import CRS
+from cityhub.kit.text import Input
 from cityhub.models.dispatch import PlaceKind
 
 
-class Strict(BaseModel):
+class Strict(Input):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from cityhub.geo.crs import CRS
+from cityhub.kit.text import Input
 from cityhub.kit.timeutil import Instant
 from cityhub.models.entity import EntityStatus
 
@@ -15,7 +16,7 @@ CODE_DOC = "city code: 6-digit area + 2-letter type + 8-digit serial + check cha
 Slug = Annotated[str, Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9_.\-]+$")]
 
 
-class Strict(BaseModel):
+class Strict(Input):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
@@ -64,7 +65,7 @@ class RelationIn(Strict):
     target: str = Field(max_length=40, description="city code of the other end")
 
 
-class LocatedIn(BaseModel):
+class LocatedIn(Input):
     district: str | None = None
     street: str | None = None
     community: str | None = None

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from cityhub.kit import csvtext
 from cityhub.kit.cache import PerDatabase
 from cityhub.kit.errors import BadRequest, Unprocessable
+from cityhub.kit.text import has_control
 from cityhub.models.category import Category
 
 SEPARATOR = "/"
@@ -33,6 +34,8 @@ def import_rows(session: Session, rows: Iterable[Sequence[str]]) -> int:
         for level, name in enumerate(names, start=1):
             if SEPARATOR in name:
                 raise BadRequest(f"row {line}: category name {name!r} must not contain {SEPARATOR!r}")
+            if has_control(name):
+                raise BadRequest(f"row {line}: category name {name!r} contains control characters")
             path = SEPARATOR.join(names[:level])
             category = existing.get(path)
             if category is None:

@@ -31,6 +31,7 @@ from cityhub.events.schemas import (
     ResolveIn,
 )
 from cityhub.kit.errors import BadRequest
+from cityhub.kit.text import Input
 from cityhub.kit.timeutil import LocalInstant
 from cityhub.models.category import Category
 from cityhub.models.event import DeadlineState, Event, EventStatus, Urgency
@@ -281,7 +282,7 @@ async def import_categories(file: UploadFile, principal: PrincipalDep, session: 
     return ImportOut(created=categories.import_csv(session, text))
 
 
-class SlaIn(BaseModel):
+class SlaIn(Input):
     category: str | None = Field(None, max_length=300)
     urgency: Urgency | None = None
     sign_within: str = Field(

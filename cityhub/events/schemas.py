@@ -8,13 +8,14 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from cityhub.geo.crs import CRS
+from cityhub.kit.text import Input
 from cityhub.kit.timeutil import Instant
 from cityhub.models.event import Channel, Urgency
 
 PHONE_PATTERN = r"^\+?[0-9][0-9\- ]{4,19}$"
 
 
-class Strict(BaseModel):
+class Strict(Input):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 

@@ -20,8 +20,9 @@ import re
 from functools import cached_property, lru_cache
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
+from cityhub.kit.text import Input
 from cityhub.models.indicator import WarningLevel
 
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)\s*(s|m|h|d)$")
@@ -77,7 +78,7 @@ def compare(value: float, op: str, target: float) -> bool:
     return value != target
 
 
-class Strict(BaseModel):
+class Strict(Input):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True)
 
 

@@ -46,6 +46,7 @@ from cityhub.events.schemas import PHONE_PATTERN, AttachmentIn, EventIn, Locatio
 from cityhub.geo import service as geo
 from cityhub.geo.crs import CRS
 from cityhub.kit.errors import BadRequest, Forbidden, NotFound, Unauthorized
+from cityhub.kit.text import has_control
 from cityhub.kit.timeutil import EARLIEST, LATEST, clock, local_to_utc
 from cityhub.models.area import Area, AreaLevel
 from cityhub.models.category import Category
@@ -66,7 +67,6 @@ MAX_ADDRESS = 300  # Event.address
 MAX_NAME = 50
 MAX_URL = 500  # Attachment.url
 
-_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _PLUS_AS_SPACE = re.compile(r" (\d{2}:?\d{2})$")
 _DATE_ONLY = re.compile(r"\d{4}-?\d{2}-?\d{2}")
 
@@ -173,7 +173,7 @@ def _service(category: Category) -> ServiceOut:
 def _find_service(session: Session, service_code: str) -> Category | None:
     """The leaf category with this code; None for an unknown code or a group (a category with children)."""
     code = service_code.strip()
-    if _CONTROL.search(code):
+    if has_control(code):
         return None
     category = session.scalar(select(Category).where(Category.code == code))
     if category is None:
@@ -246,7 +246,7 @@ def _text(value: str | None, field: str, max_length: int) -> str | None:
     text = (value or "").strip()
     if not text:
         return None
-    if _CONTROL.search(text):
+    if has_control(text):
         raise BadRequest(f"{field} contains control characters")
     if len(text) > max_length:
         raise BadRequest(f"{field} is too long: at most {max_length} characters")
@@ -349,9 +349,7 @@ def lookup_token(session: Session, token: str, jurisdiction_id: str | None = Non
 def _public_event(session: Session, number: str) -> Event:
     wanted = number.strip()
     event = (
-        None
-        if _CONTROL.search(wanted)
-        else session.scalar(select(Event).where(Event.number == wanted, public()))
+        None if has_control(wanted) else session.scalar(select(Event).where(Event.number == wanted, public()))
     )
     if event is None:
         raise NotFound(f"no service request {number!r}")

@@ -9,13 +9,14 @@ from sqlalchemy import select
 from cityhub.access import policy
 from cityhub.access.deps import PrincipalDep, SessionDep
 from cityhub.audit.hooks import bind_principal
+from cityhub.kit.text import Input
 from cityhub.models.org import Department, DepartmentKind, Role, User
 from cityhub.org import service
 
 router = APIRouter(tags=["organisation"])
 
 
-class DepartmentIn(BaseModel):
+class DepartmentIn(Input):
     code: str = Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9_.-]+$")
     name: str = Field(min_length=1, max_length=100)
     kind: DepartmentKind
@@ -33,7 +34,7 @@ class DepartmentOut(BaseModel):
     active: bool
 
 
-class UserIn(BaseModel):
+class UserIn(Input):
     username: str = Field(min_length=2, max_length=60, pattern=r"^[A-Za-z0-9_.@-]+$")
     password: str = Field(min_length=8, max_length=200)
     role: Role

@@ -6,6 +6,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from cityhub.kit.text import Input
 from cityhub.kit.timeutil import Instant
 from cityhub.models.telemetry import DeadLetterStatus
 
@@ -81,7 +82,7 @@ class DeadLetterPage(BaseModel):
     offset: int
 
 
-class ReplayIn(BaseModel):
+class ReplayIn(Input):
     """Which dead letters to replay: ids, or a filter over the pending ones."""
 
     model_config = ConfigDict(extra="forbid")
