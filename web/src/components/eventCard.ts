@@ -90,7 +90,7 @@ export function timelineList(e: EventOut): HTMLElement {
         h("time", null, fmtTime(a.at)),
         h("b", null, code("action", a.action)),
         a.to_status && a.to_status !== a.from_status ? h("span", { class: "muted" }, ` → ${code("status", a.to_status)}`) : null,
-        h("span", { class: "actor" }, ` · ${a.actor}`),
+        h("span", { class: "actor" }, ` · ${code("actor", a.actor)}`),
         a.note ? h("p", null, a.note) : null,
       ),
     ),
