@@ -94,13 +94,37 @@ def _validation_detail(exc: RequestValidationError) -> tuple[str, list[dict[str,
     return summary or "invalid request", errors
 
 
+# What pydantic says when the body as a whole is not the object the route takes: it was not read as JSON.
+_NOT_AN_OBJECT = frozenset({"model_attributes_type", "dict_type", "model_type"})
+
+
+def _unreadable_body(request: Request, exc: RequestValidationError) -> JSONResponse | None:
+    """A body that is not JSON at all (400) or not sent as JSON (415), told apart from a JSON body with
+    wrong values (422): the client has to change how it sends, not what."""
+    for err in exc.errors():
+        if err.get("type") == "json_invalid":
+            reason = err.get("ctx", {}).get("error", "")
+            where = err.get("loc", ("body", "?"))[-1]
+            detail = f"the body is not valid JSON: {reason} (at character {where})"
+            return problem(400, "Invalid JSON", detail)
+        if err.get("type") in _NOT_AN_OBJECT and tuple(err.get("loc", ())) == ("body",):
+            sent = request.headers.get("content-type", "")
+            if sent and "json" not in sent:
+                detail = f"send the body as application/json, not {sent}"
+                return problem(415, "Unsupported media type", detail)
+    return None
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(CityHubError)
     async def _business(_request: Request, exc: CityHubError) -> JSONResponse:
         return problem(exc.status, exc.title, exc.message, **exc.extra)
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        unreadable = _unreadable_body(request, exc)
+        if unreadable is not None:
+            return unreadable
         detail, errors = _validation_detail(exc)
         return problem(422, "Invalid request", detail, errors=errors)
 

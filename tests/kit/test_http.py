@@ -65,3 +65,22 @@ def test_a_body_over_the_limit_is_413_with_or_without_a_content_length(
             assert response.status_code == 413, (url, response.text)
             assert response.headers["content-type"] == PROBLEM
             assert "exceeds 1048576 bytes" in response.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    ("content", "content_type", "status", "says"),
+    [
+        (b'{"title": "x",', "application/json", 400, "not valid JSON"),
+        (b"title=x", "application/x-www-form-urlencoded", 415, "send the body as application/json"),
+        (b"<event/>", "text/xml", 415, "not text/xml"),
+        (b'["a list"]', "application/json", 422, "body"),  # JSON, but not the object the route takes
+    ],
+)
+def test_how_a_body_is_sent_is_told_apart_from_what_it_says(
+    client: TestClient, session: Session, content: bytes, content_type: str, status: int, says: str
+) -> None:
+    build_city(session)
+    headers = {**login(client, "dispatcher"), "content-type": content_type}
+    response = client.post("/api/v1/events", content=content, headers=headers)
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == PROBLEM and says in response.json()["detail"]
