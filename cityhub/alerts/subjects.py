@@ -15,7 +15,7 @@ from cityhub.alerts.views import principal_community
 from cityhub.audit.hooks import bind_principal
 from cityhub.geo import service as geo
 from cityhub.kit.bus import publish_after_commit
-from cityhub.kit.errors import Forbidden, Unprocessable
+from cityhub.kit.errors import Conflict, Forbidden, Unprocessable
 from cityhub.kit.timeutil import clock
 from cityhub.models.alert import AlertSubject
 from cityhub.models.area import AreaLevel
@@ -47,6 +47,17 @@ def register(session: Session, principal: Principal, data: SubjectIn) -> AlertSu
         raise Unprocessable(
             f"consent_at {data.consent_at.isoformat()} is in the future: register a consent given"
         )
+    # The same person registered twice would hold their personal data twice and split their alerts.
+    already = session.scalar(
+        select(AlertSubject.id).where(
+            AlertSubject.active.is_(True),
+            AlertSubject.community_id == community_id,
+            AlertSubject.name == data.name,
+            AlertSubject.phone.is_(None) if data.phone is None else AlertSubject.phone == data.phone,
+        )
+    )
+    if already is not None:
+        raise Conflict(f"this person is already registered in the community (subject {already})")
     subject = AlertSubject(
         kind=data.kind,
         name=data.name,

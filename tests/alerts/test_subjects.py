@@ -43,3 +43,16 @@ def test_a_consent_given_with_an_offset_is_kept(client: TestClient, session: Ses
     build_city(session)
     created = client.post(URL, json=_subject("2024-01-01T08:00:00+08:00"), headers=login(client, "admin"))
     assert created.status_code == 201, created.text
+
+
+def test_the_same_person_registered_twice_in_a_community_is_409(client: TestClient, session: Session) -> None:
+    build_city(session)
+    admin = login(client, "admin")
+    body = {**_subject(datetime.now(UTC).isoformat()), "phone": "13900001111"}
+    first = client.post(URL, json=body, headers=admin)
+    assert first.status_code == 201, first.text
+    again = client.post(URL, json=body, headers=admin)
+    assert again.status_code == 409 and f"subject {first.json()['id']}" in again.json()["detail"]
+    # Another person of the same name (another phone) is someone else.
+    other = client.post(URL, json={**body, "phone": "13900002222"}, headers=admin)
+    assert other.status_code == 201, other.text
