@@ -178,9 +178,9 @@ async def _background(app: FastAPI) -> None:
 
 
 def _public_routes(app: FastAPI, session_factory: sessionmaker[Session]) -> None:
-    @app.get("/healthz", tags=["health"])
+    @app.api_route("/healthz", methods=["GET", "HEAD"], tags=["health"])
     def healthz() -> dict[str, str]:
-        """Liveness and database reachability (public)."""
+        """Liveness and database reachability (public; HEAD too, for monitors that only ask)."""
         with session_factory() as session:
             session.execute(text("SELECT 1"))
         return {"status": "ok", "version": __version__}

@@ -83,4 +83,5 @@ def test_unknown_api_paths_stay_404_and_pages_are_served_to_get_only(client: Tes
     assert client.head("/events/429").status_code == 200
     posted = client.post("/events/429")
     assert posted.status_code == 404 and posted.headers["content-type"] == "application/problem+json"
-    assert client.post("/healthz").headers["allow"] == "GET"  # a path of the hub's own: 405
+    assert client.post("/healthz").headers["allow"] == "GET, HEAD"  # a path of the hub's own: 405
+    assert client.head("/healthz").status_code == 200  # monitors that only ask
