@@ -99,6 +99,8 @@ RETURNER = (13, 27)  # hands the event back when a return story fits its categor
 SUSPENDER = (27, 30)  # suspended for a while
 SLOW_GRACE = timedelta(days=1)  # how long past the deadline the slow ones wait
 RECENT = timedelta(days=2)  # how far back duplicates are looked for and reopening happens
+# How long a new event of a department where a person can log in waits for them before a colleague signs it.
+LEFT_FOR_PEOPLE = timedelta(minutes=15)
 
 WORKING = (EventStatus.DISPATCHED, EventStatus.ACCEPTED, EventStatus.IN_PROGRESS)
 WAITING = (EventStatus.RECEIVED, EventStatus.RETURNED, EventStatus.REOPENED)
@@ -395,6 +397,12 @@ def _has(span: tuple[int, int], event: Event) -> bool:
 
 # Who can log in: a person trying the demo, whose events the stream leaves to them.
 _PEOPLE = select(User.username).where(User.password_hash.is_not(None)).scalar_subquery()
+# Departments with a handler who can log in: their new events wait a while for that person (LEFT_FOR_PEOPLE).
+_PEOPLES_DEPARTMENTS = (
+    select(User.department_id)
+    .where(User.password_hash.is_not(None), User.role == Role.HANDLER, User.department_id.is_not(None))
+    .scalar_subquery()
+)
 
 
 def _left_to_staff(*, reported: bool = False) -> ColumnElement[bool]:
@@ -715,6 +723,10 @@ def _sign(s: _Step) -> None:
             Event.status == EventStatus.DISPATCHED,
             or_(not_(_in(SLOW_SIGN)), Event.sign_deadline < s.now - SLOW_GRACE),
             _left_to_staff(),
+            or_(
+                Event.lead_department_id.not_in(_PEOPLES_DEPARTMENTS),
+                Event.dispatched_at < s.now - LEFT_FOR_PEOPLE,
+            ),
         )
         .order_by(Event.dispatched_at, Event.id)
         .limit(BATCH)

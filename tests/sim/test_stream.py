@@ -332,3 +332,36 @@ def test_the_stream_acts_as_staff_and_leaves_a_persons_events_to_them(run: Run) 
                 )
             ).all()
             assert {"rate"} <= set(moved) and {"accept", "return"} & set(moved)
+
+
+def test_a_new_event_of_a_persons_department_waits_for_them_before_a_colleague_signs(run: Run) -> None:
+    with rolled_back(run.connection) as factory:
+        with factory() as session:
+            users = _actors(session)
+            person = users["handler_shinan_chengguan"]  # a printed handler: someone can log in as them
+            waiting = session.scalars(
+                select(Event).where(Event.status == EventStatus.DISPATCHED).order_by(Event.dispatched_at)
+            ).all()
+            event = next(e for e in waiting if bucket_of(e.id) >= 4)  # not one that signs late anyway
+            # As if it had just been dispatched to the person's department, before anything else waiting.
+            at = START + STEP * STEPS
+            event.lead_department_id = person.department_id
+            event.dispatched_at = at
+            for other in waiting:
+                if other is not event:
+                    other.dispatched_at = at + timedelta(seconds=1)
+            for part in session.scalars(select(EventAssignment).where(EventAssignment.event_id == event.id)):
+                part.department_id = person.department_id
+            session.commit()
+
+        stream = DemoStream(factory, seed=5)
+        for minute in range(1, 15):  # within the quarter of an hour left for the person
+            stream.step(now=at + timedelta(minutes=minute))
+        with factory() as session:
+            still = session.get(Event, event.id)
+            assert still is not None and still.status is EventStatus.DISPATCHED
+        for minute in range(16, 40):  # then a colleague picks it up
+            stream.step(now=at + timedelta(minutes=minute))
+        with factory() as session:
+            signed = [a for a in events.timeline(session, event.id) if a.action in ("accept", "return")]
+            assert signed and signed[0].actor == seed.colleague_of("handler_shinan_chengguan")
