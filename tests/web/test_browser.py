@@ -76,7 +76,7 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
         seed_demo(session, PASSWORD, communities_per_street=1, grids_per_community=1)
         session.commit()
     life = DemoStream(factory, seed=5)
-    for _ in range(8):
+    for _ in range(16):  # enough for departments with three reports or more (the ranking lists those)
         life.step()
     _raise_alerts(factory)
     _sensor_readings(factory)
