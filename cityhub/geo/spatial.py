@@ -111,6 +111,8 @@ class AreaIndex:
         self._geometries = np.array([_checked_geometry(a) for a in items], dtype=object)
         shapely.prepare(self._geometries)
         self._tree = shapely.STRtree(self._geometries)
+        # (west, south, east, north) around every area; None without areas.
+        self._bounds = tuple(shapely.total_bounds(self._geometries)) if items else None
 
     def __len__(self) -> int:
         return len(self._codes)
@@ -118,9 +120,9 @@ class AreaIndex:
     def degrees_outside(self, lon: float, lat: float) -> float:
         """How far the point lies outside the box around every area, in degrees (0 inside; 0 with no
         areas)."""
-        if not self._codes:
+        if self._bounds is None:
             return 0.0
-        west, south, east, north = shapely.total_bounds(self._geometries)
+        west, south, east, north = self._bounds
         return float(max(west - lon, lon - east, south - lat, lat - north, 0.0))
 
     @property

@@ -607,12 +607,12 @@ def add_colleagues(session: Session, rng: random.Random) -> list[DemoUser]:
     department and area, where missing: a city seeded before colleagues existed gets them on its next
     start (``cityhub.sim.demo.prepare``)."""
     bind_principal(session, SYSTEM)
-    taken = set(session.scalars(select(User.username)))
+    users = {user.username: user for user in session.scalars(select(User))}
     made = []
     for spec in DEMO_USERS:
-        user = session.scalar(select(User).where(User.username == spec.username))
+        user = users.get(spec.username)
         username = colleague_of(spec.username)
-        if spec.role not in COLLEAGUE_ROLES or user is None or username in taken:
+        if spec.role not in COLLEAGUE_ROLES or user is None or username in users:
             continue
         department = session.get(Department, user.department_id) if user.department_id else None
         area = session.get(Area, user.area_id) if user.area_id else None
