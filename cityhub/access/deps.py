@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy import bindparam, select
+from sqlalchemy import and_, bindparam, select
 from sqlalchemy.orm import Session
 
 from cityhub.access.principal import Principal
@@ -16,7 +16,7 @@ from cityhub.kit.errors import Unauthorized
 from cityhub.kit.http import get_session
 from cityhub.kit.settings import Settings
 from cityhub.models.area import Area, AreaLevel
-from cityhub.models.org import User
+from cityhub.models.org import LoginSession, User
 from cityhub.org.service import principal_for
 
 _bearer = HTTPBearer(auto_error=False, description="an access token from /api/v1/auth/login, or an API token")
@@ -45,17 +45,20 @@ def current_principal(
     token = credentials.credentials
     if token.startswith(API_TOKEN_PREFIX):
         return principal_for(session, user_for_api_token(session, token))
-    user_id = decode_access_token(app_settings(request), token)
-    found = session.execute(_PRINCIPAL, {"user_id": user_id}).first()
+    claims = decode_access_token(app_settings(request), token)
+    found = session.execute(_PRINCIPAL, {"user_id": claims.user_id, "sid": claims.session_id}).first()
     if found is None or not found.active:
         raise Unauthorized("the account is disabled or no longer exists")
+    if found.sid is None or found.ended_at is not None:
+        raise Unauthorized("this login session has ended (logged out); log in again")
     cache.remember(session, found.revision)
-    return principal_for(session, found, AreaLevel(found.level) if found.level is not None else None)
+    level = AreaLevel(found.level) if found.level is not None else None
+    return principal_for(session, found, level, session_id=found.sid)
 
 
-# The user's columns the principal needs, the level of their area and the reference revision the
-# request's transaction starts at (kit/cache.py), in one round trip, as plain columns (no ORM object to
-# load) and built once: this runs on every request.
+# The user's columns the principal needs, the level of their area, whether the token's login session is
+# still open and the reference revision the request's transaction starts at (kit/cache.py), in one round
+# trip, as plain columns (no ORM object to load) and built once: this runs on every request.
 _PRINCIPAL = (
     select(
         User.id,
@@ -65,9 +68,12 @@ _PRINCIPAL = (
         User.area_id,
         User.active,
         Area.level,
+        LoginSession.id.label("sid"),
+        LoginSession.ended_at,
         cache.revision_column().label("revision"),
     )
     .outerjoin(Area, Area.id == User.area_id)
+    .outerjoin(LoginSession, and_(LoginSession.id == bindparam("sid"), LoginSession.user_id == User.id))
     .where(User.id == bindparam("user_id"))
 )
 

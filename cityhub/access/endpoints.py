@@ -1,20 +1,22 @@
-"""Login, token refresh, logout and API tokens for machine clients."""
+"""Login, token refresh, login sessions, logout and API tokens for machine clients."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Header, Path, Query, status
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from cityhub.access import policy, tokens
 from cityhub.access.deps import PrincipalDep, SessionDep, SettingsDep
-from cityhub.audit.hooks import bind_principal
-from cityhub.kit.errors import NotFound
+from cityhub.audit.hooks import bind_principal, record
+from cityhub.kit.errors import NotFound, Unprocessable
 from cityhub.kit.text import Input
 from cityhub.kit.timeutil import Instant, clock
-from cityhub.models.org import ApiToken, User
+from cityhub.models.org import ApiToken, LoginSession, User
+from cityhub.org.service import principal_for
 
 router = APIRouter(tags=["auth"])
 
@@ -67,29 +69,106 @@ class ApiTokenOut(BaseModel):
 
 
 @router.post("/auth/login", response_model=TokenOut)
-def login(body: LoginIn, session: SessionDep, settings: SettingsDep) -> TokenOut:
-    """Exchange a user name and password for a short-lived access token and a refresh token."""
+def login(
+    body: LoginIn,
+    session: SessionDep,
+    settings: SettingsDep,
+    user_agent: Annotated[str | None, Header(include_in_schema=False)] = None,
+) -> TokenOut:
+    """Exchange a user name and password for a short-lived access token and a refresh token: a new login
+    session (listed under ``/auth/sessions``)."""
     user = tokens.authenticate(session, body.username, body.password)
-    pair = tokens.issue_tokens(session, settings, user)
-    return TokenOut(
-        access_token=pair.access_token, refresh_token=pair.refresh_token, expires_in=pair.expires_in
-    )
+    pair = tokens.issue_tokens(session, settings, user, client=user_agent)
+    record(session, principal_for(session, user), "login", "users", str(user.id), {"client": user_agent})
+    return _pair_out(pair)
 
 
 @router.post("/auth/refresh", response_model=TokenOut)
-def refresh(body: RefreshIn, session: SessionDep, settings: SettingsDep) -> TokenOut:
-    """Rotate: the refresh token is used up and a new pair is issued."""
-    pair = tokens.refresh_tokens(session, settings, body.refresh_token)
+def refresh(
+    body: RefreshIn,
+    session: SessionDep,
+    settings: SettingsDep,
+    user_agent: Annotated[str | None, Header(include_in_schema=False)] = None,
+) -> TokenOut:
+    """Rotate: the refresh token is used up and a new pair of the same session is issued. A refresh token
+    presented a second time ends its session (someone else may hold a copy): log in again."""
+    try:
+        pair = tokens.refresh_tokens(session, settings, body.refresh_token, client=user_agent)
+    except tokens.RefreshReused:
+        session.commit()  # the ending of the session stands although the answer is a 401
+        raise
+    return _pair_out(pair)
+
+
+def _pair_out(pair: tokens.TokenPair) -> TokenOut:
     return TokenOut(
         access_token=pair.access_token, refresh_token=pair.refresh_token, expires_in=pair.expires_in
     )
 
 
 @router.post("/auth/logout", status_code=status.HTTP_204_NO_CONTENT)
-def logout(principal: PrincipalDep, session: SessionDep) -> None:
-    """Revoke every refresh token of the user (access tokens expire on their own within minutes)."""
-    if principal.user_id is not None:
-        tokens.revoke_refresh_tokens(session, principal.user_id)
+def logout(
+    principal: PrincipalDep,
+    session: SessionDep,
+    everywhere: Annotated[bool, Query(description="end all the user's sessions, not only this")] = False,
+) -> None:
+    """End this login session: its access and refresh tokens stop working at once. ``everywhere=true``
+    ends all of the user's sessions (a lost phone, a shared computer)."""
+    if principal.user_id is None:
+        return
+    if everywhere:
+        ended = tokens.end_sessions(session, principal.user_id, tokens.LOGOUT)
+        record(session, principal, "logout", "users", str(principal.user_id), {"sessions": ended})
+        return
+    if principal.session_id is None:
+        raise Unprocessable(
+            "an API token has no login session to end: revoke the token (DELETE /api/v1/api-tokens/{id}) "
+            "or pass everywhere=true"
+        )
+    login = session.get(LoginSession, principal.session_id)
+    if login is not None and login.ended_at is None:
+        tokens.end_session(session, login, tokens.LOGOUT)
+        record(session, principal, "logout", "users", str(principal.user_id), {"sessions": 1})
+
+
+class LoginSessionOut(BaseModel):
+    id: int
+    started_at: datetime
+    refreshed_at: datetime | None
+    client: str | None = Field(description="the browser or program it logged in with (User-Agent)")
+    current: bool = Field(description="the session of the token that asks")
+
+
+@router.get("/auth/sessions", response_model=list[LoginSessionOut])
+def list_sessions(
+    principal: PrincipalDep, session: SessionDep, settings: SettingsDep
+) -> list[LoginSessionOut]:
+    """Your open login sessions, the most recently used first: end one you do not recognise."""
+    if principal.user_id is None:
+        return []
+    return [
+        LoginSessionOut(
+            id=row.id,
+            started_at=row.started_at,
+            refreshed_at=row.refreshed_at,
+            client=row.client,
+            current=row.id == principal.session_id,
+        )
+        for row in tokens.open_sessions(session, settings, principal.user_id)
+    ]
+
+
+@router.delete("/auth/sessions/{session_id}", status_code=status.HTTP_204_NO_CONTENT)
+def end_session(
+    session_id: Annotated[int, Path(ge=1, le=2**63 - 1)], principal: PrincipalDep, session: SessionDep
+) -> None:
+    """End one of your login sessions (its tokens stop working at once)."""
+    login = session.get(LoginSession, session_id)
+    if login is None or principal.user_id is None or login.user_id != principal.user_id:
+        raise NotFound(f"you have no login session {session_id}")
+    if login.ended_at is None:
+        tokens.end_session(session, login, tokens.ENDED_BY_USER)
+        record(session, principal, "logout", "users", str(principal.user_id), {"sessions": 1})
 
 
 @router.get("/auth/me", response_model=MeOut)

@@ -18,6 +18,7 @@ class Principal:
     department_id: int | None = None
     area_id: int | None = None
     area_level: AreaLevel | None = None
+    session_id: int | None = None  # the login session of an access token; None for API tokens and system
 
     @property
     def display(self) -> str:

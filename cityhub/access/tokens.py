@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import jwt
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from cityhub.access.passwords import verify_password
 from cityhub.kit.errors import Unauthorized, Unprocessable
 from cityhub.kit.settings import Settings
 from cityhub.kit.timeutil import clock
-from cityhub.models.org import ApiToken, RefreshToken, User
+from cityhub.models.org import ApiToken, LoginSession, RefreshToken, User
+
+log = logging.getLogger(__name__)
 
 API_TOKEN_PREFIX = "chk_"
 _ALGORITHM = "HS256"
@@ -26,6 +29,17 @@ class TokenPair:
     access_token: str
     refresh_token: str
     expires_in: int
+
+
+@dataclass(frozen=True)
+class AccessClaims:
+    user_id: int
+    session_id: int
+
+
+class RefreshReused(Unauthorized):
+    """A refresh token presented again after it was exchanged: someone else holds a copy (OAuth 2.0
+    Security BCP, refresh token rotation). Its session has been ended and that must be committed."""
 
 
 def token_digest(token: str) -> str:
@@ -42,15 +56,31 @@ def authenticate(session: Session, username: str, password: str) -> User:
     return user
 
 
-def issue_tokens(session: Session, settings: Settings, user: User) -> TokenPair:
+def issue_tokens(session: Session, settings: Settings, user: User, client: str | None = None) -> TokenPair:
+    """Log in: a new session, its first refresh token and an access token that names the session."""
+    login = LoginSession(user_id=user.id, started_at=clock.now(), client=client[:200] if client else None)
+    session.add(login)
+    session.flush()
+    return _pair(session, settings, user, login)
+
+
+def _pair(session: Session, settings: Settings, user: User, login: LoginSession) -> TokenPair:
     now = clock.now()
     ttl = timedelta(minutes=settings.access_token_minutes)
-    claims = {"sub": str(user.id), "role": str(user.role), "iat": now, "exp": now + ttl, "typ": "access"}
+    claims = {
+        "sub": str(user.id),
+        "sid": login.id,
+        "role": str(user.role),
+        "iat": now,
+        "exp": now + ttl,
+        "typ": "access",
+    }
     access = jwt.encode(claims, settings.key, algorithm=_ALGORITHM)
     refresh = secrets.token_urlsafe(32)
     session.add(
         RefreshToken(
             user_id=user.id,
+            session_id=login.id,
             token_hash=token_digest(refresh),
             expires_at=now + timedelta(days=settings.refresh_token_days),
         )
@@ -59,38 +89,103 @@ def issue_tokens(session: Session, settings: Settings, user: User) -> TokenPair:
     return TokenPair(access, refresh, int(ttl.total_seconds()))
 
 
-def refresh_tokens(session: Session, settings: Settings, refresh: str) -> TokenPair:
-    """Exchange a refresh token for a new pair; the old refresh token is revoked (rotation)."""
+def refresh_tokens(
+    session: Session, settings: Settings, refresh: str, client: str | None = None
+) -> TokenPair:
+    """Exchange a refresh token for a new pair in the same session; the old one is used up (rotation).
+
+    Presented again, a used-up token ends its session — the thief's copy and the owner's tokens alike —
+    and raises :class:`RefreshReused`; the caller commits the ending before answering 401.
+    """
     now = clock.now()
     row = session.scalar(select(RefreshToken).where(RefreshToken.token_hash == token_digest(refresh)))
     if row is None or row.revoked_at is not None or row.expires_at <= now:
-        raise Unauthorized("refresh token is invalid, expired or already used; log in again")
-    row.revoked_at = now
+        raise Unauthorized("refresh token is invalid, expired or its session has ended; log in again")
+    login = session.get(LoginSession, row.session_id) if row.session_id is not None else None
+    if row.used_at is not None:
+        if login is not None and login.ended_at is None:
+            end_session(session, login, REUSED)
+            log.warning("refresh token of session %s used twice: session ended", login.id)
+        raise RefreshReused(
+            "this refresh token was already used, so a copy of it may be in other hands: "
+            "its session has been ended; log in again"
+        )
+    if login is not None and login.ended_at is not None:
+        raise Unauthorized("the session has ended; log in again")
     user = session.get(User, row.user_id)
     if user is None or not user.active:
         raise Unauthorized("the account is disabled")
-    return issue_tokens(session, settings, user)
+    row.used_at = now
+    if login is None:  # issued before sessions existed
+        login = LoginSession(user_id=user.id, started_at=now, client=client[:200] if client else None)
+        session.add(login)
+        session.flush()
+    login.refreshed_at = now
+    return _pair(session, settings, user, login)
 
 
-def revoke_refresh_tokens(session: Session, user_id: int) -> None:
+# Why a session ended (``LoginSession.end_reason``).
+LOGOUT = "logout"
+REUSED = "refresh token reused"
+ENDED_BY_USER = "ended by its user"
+
+
+def end_session(session: Session, login: LoginSession, reason: str) -> None:
+    """End a session: its refresh tokens are revoked and its access tokens refused from now on."""
+    now = clock.now()
+    login.ended_at = now
+    login.end_reason = reason
     session.execute(
         update(RefreshToken)
-        .where(RefreshToken.user_id == user_id, RefreshToken.revoked_at.is_(None))
-        .values(revoked_at=clock.now())
+        .where(RefreshToken.session_id == login.id, RefreshToken.revoked_at.is_(None))
+        .values(revoked_at=now)
     )
 
 
-def decode_access_token(settings: Settings, token: str) -> int:
+def end_sessions(session: Session, user_id: int, reason: str) -> int:
+    """End every open session of a user (and revoke refresh tokens issued before sessions existed)."""
+    now = clock.now()
+    ended = session.execute(
+        update(LoginSession)
+        .where(LoginSession.user_id == user_id, LoginSession.ended_at.is_(None))
+        .values(ended_at=now, end_reason=reason)
+    )
+    session.execute(
+        update(RefreshToken)
+        .where(RefreshToken.user_id == user_id, RefreshToken.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+    return int(getattr(ended, "rowcount", 0) or 0)
+
+
+def open_sessions(session: Session, settings: Settings, user_id: int) -> list[LoginSession]:
+    """The user's sessions that can still be used: not ended, refreshed (or started) within the
+    refresh tokens' lifetime; the most recent first."""
+    since = clock.now() - timedelta(days=settings.refresh_token_days)
+    last = func.coalesce(LoginSession.refreshed_at, LoginSession.started_at)
+    return list(
+        session.scalars(
+            select(LoginSession)
+            .where(LoginSession.user_id == user_id, LoginSession.ended_at.is_(None), last > since)
+            .order_by(last.desc(), LoginSession.id.desc())
+            .limit(100)
+        )
+    )
+
+
+def decode_access_token(settings: Settings, token: str) -> AccessClaims:
     try:
-        claims = jwt.decode(token, settings.key, algorithms=[_ALGORITHM], options={"require": ["exp", "sub"]})
+        claims = jwt.decode(
+            token, settings.key, algorithms=[_ALGORITHM], options={"require": ["exp", "sub", "sid"]}
+        )
     except jwt.ExpiredSignatureError as exc:
         raise Unauthorized("the access token has expired; refresh it") from exc
     except jwt.PyJWTError as exc:
-        raise Unauthorized("the access token is not valid") from exc
+        raise Unauthorized("the access token is not valid; log in again") from exc
     if claims.get("typ") != "access":
         raise Unauthorized("not an access token")
     try:
-        return int(claims["sub"])
+        return AccessClaims(int(claims["sub"]), int(claims["sid"]))
     except (TypeError, ValueError) as exc:
         raise Unauthorized("the access token is not valid") from exc
 

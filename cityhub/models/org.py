@@ -78,14 +78,32 @@ class User(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
+class LoginSession(Base):
+    """One login (登录会话): its refresh tokens rotate within it and its access tokens name it (``sid``).
+    Ending it — logging out, or a refresh token used twice — ends them all at once."""
+
+    __tablename__ = "login_sessions"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    refreshed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    client: Mapped[str | None] = mapped_column(String(200))  # the User-Agent it logged in with
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    end_reason: Mapped[str | None] = mapped_column(String(40))
+
+
 class RefreshToken(Base):
     __tablename__ = "refresh_tokens"
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    # None only for tokens issued before sessions existed (migration 0011); exchanging one starts a session.
+    session_id: Mapped[int | None] = mapped_column(ForeignKey("login_sessions.id"), index=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # exchanged for the next one (rotation)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # its session ended
 
 
 class ApiToken(Base):

@@ -57,8 +57,11 @@ class UserColumns(Protocol):
     def area_id(self) -> int | None: ...
 
 
-def principal_for(session: Session, user: UserColumns, area_level: AreaLevel | None = None) -> Principal:
-    """The acting principal of ``user``; ``area_level`` when the caller has read it with the user."""
+def principal_for(
+    session: Session, user: UserColumns, area_level: AreaLevel | None = None, session_id: int | None = None
+) -> Principal:
+    """The acting principal of ``user``; ``area_level`` when the caller has read it with the user,
+    ``session_id`` when it acts through a login session's access token."""
     level = area_level
     if level is None and user.area_id is not None:
         area = session.get(Area, user.area_id)
@@ -70,6 +73,7 @@ def principal_for(session: Session, user: UserColumns, area_level: AreaLevel | N
         department_id=user.department_id,
         area_id=user.area_id,
         area_level=level,
+        session_id=session_id,
     )
 
 

@@ -6,12 +6,15 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
+from httpx import Response
 from pydantic import ValidationError
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from cityhub.access.tokens import create_api_token, issue_tokens
+from cityhub.access.tokens import create_api_token, issue_tokens, token_digest
 from cityhub.kit.settings import Mode, Settings
 from cityhub.kit.timeutil import clock
+from cityhub.models.org import LoginSession, RefreshToken
 from tests.factories import PASSWORD, build_city, login
 
 
@@ -25,23 +28,114 @@ def test_me_says_what_the_role_may_do_as_the_policy_decides(client: TestClient, 
     assert set(citizen) == {"events.create"}
 
 
-def test_login_refresh_rotates_and_logout_revokes(client: TestClient, session: Session) -> None:
+def _login(client: TestClient, username: str = "dispatcher", agent: str = "pytest") -> dict[str, str]:
+    response = client.post(
+        "/api/v1/auth/login", json={"username": username, "password": PASSWORD}, headers={"User-Agent": agent}
+    )
+    assert response.status_code == 200, response.text
+    return dict(response.json())
+
+
+def _bearer(tokens: dict[str, str]) -> dict[str, str]:
+    return {"Authorization": f"Bearer {tokens['access_token']}"}
+
+
+def _refresh(client: TestClient, tokens: dict[str, str]) -> Response:
+    return client.post("/api/v1/auth/refresh", json={"refresh_token": tokens["refresh_token"]})
+
+
+def test_login_and_refresh_rotate_within_one_session(client: TestClient, session: Session) -> None:
     build_city(session)
     bad = client.post("/api/v1/auth/login", json={"username": "dispatcher", "password": "wrong-password"})
     assert bad.status_code == 401 and bad.headers["content-type"].startswith("application/problem+json")
-    tokens = client.post("/api/v1/auth/login", json={"username": "dispatcher", "password": PASSWORD}).json()
-    me = client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {tokens['access_token']}"})
-    assert me.json()["role"] == "dispatcher"
-    new = client.post("/api/v1/auth/refresh", json={"refresh_token": tokens["refresh_token"]})
-    assert new.status_code == 200
-    reused = client.post("/api/v1/auth/refresh", json={"refresh_token": tokens["refresh_token"]})
-    assert reused.status_code == 401
-    headers = {"Authorization": f"Bearer {new.json()['access_token']}"}
-    assert client.post("/api/v1/auth/logout", headers=headers).status_code == 204
-    assert (
-        client.post("/api/v1/auth/refresh", json={"refresh_token": new.json()["refresh_token"]}).status_code
-        == 401
+    first = _login(client)
+    assert client.get("/api/v1/auth/me", headers=_bearer(first)).json()["role"] == "dispatcher"
+    second = _refresh(client, first)
+    assert second.status_code == 200
+    # The same session: the earlier access token keeps working until it expires, and one session is listed.
+    assert client.get("/api/v1/auth/me", headers=_bearer(first)).status_code == 200
+    listed = client.get("/api/v1/auth/sessions", headers=_bearer(second.json())).json()
+    assert len(listed) == 1 and listed[0]["current"] and listed[0]["client"] == "pytest"
+    assert listed[0]["refreshed_at"] is not None
+
+
+def test_a_refresh_token_used_twice_ends_its_session(client: TestClient, session: Session) -> None:
+    build_city(session)
+    stolen = _login(client)
+    owners = _refresh(client, stolen).json()
+    other_device = _login(client, agent="another device")
+    replayed = _refresh(client, stolen)
+    assert replayed.status_code == 401 and "already used" in replayed.json()["detail"]
+    # The ending stands although the answer was an error: the owner's newer tokens are dead as well...
+    assert _refresh(client, owners).status_code == 401
+    assert client.get("/api/v1/auth/me", headers=_bearer(owners)).status_code == 401
+    # ...and the user's other session is left alone.
+    assert client.get("/api/v1/auth/me", headers=_bearer(other_device)).status_code == 200
+    ended = session.scalars(select(LoginSession).where(LoginSession.ended_at.is_not(None))).all()
+    assert [row.end_reason for row in ended] == ["refresh token reused"]
+
+
+def test_logout_ends_this_session_at_once_and_only_this_one(client: TestClient, session: Session) -> None:
+    build_city(session)
+    office = _login(client, agent="office")
+    home = _login(client, agent="home")
+    stale = _refresh(client, office).json()  # a tab that rotated earlier still holds the first pair
+    assert client.post("/api/v1/auth/logout", headers=_bearer(stale)).status_code == 204
+    # The access token stops at once, not when it expires; its refresh tokens too.
+    me = client.get("/api/v1/auth/me", headers=_bearer(stale))
+    assert me.status_code == 401 and "ended" in me.json()["detail"]
+    assert _refresh(client, stale).status_code == 401
+    # A used-up token of the ended session is refused without ending anything else.
+    assert _refresh(client, office).status_code == 401
+    assert client.get("/api/v1/auth/me", headers=_bearer(home)).status_code == 200
+    audit = client.get("/api/v1/audit", params={"action": "logout"}, headers=login(client, "admin")).json()
+    assert [(row["actor"], row["changes"]) for row in audit] == [("dispatcher", {"sessions": 1})]
+
+
+def test_logout_everywhere_and_ending_one_session_from_the_list(client: TestClient, session: Session) -> None:
+    build_city(session)
+    a, b, c = (_login(client, agent=agent) for agent in ("a", "b", "c"))
+    listed = client.get("/api/v1/auth/sessions", headers=_bearer(a)).json()
+    assert [(s["client"], s["current"]) for s in listed] == [("c", False), ("b", False), ("a", True)]
+    b_id = listed[1]["id"]
+    assert client.delete(f"/api/v1/auth/sessions/{b_id}", headers=_bearer(a)).status_code == 204
+    assert client.get("/api/v1/auth/me", headers=_bearer(b)).status_code == 401
+    # Someone else's session is not yours to end (nor to learn about).
+    someone = login(client, "roads_handler")
+    assert client.delete(f"/api/v1/auth/sessions/{listed[0]['id']}", headers=someone).status_code == 404
+    assert client.get("/api/v1/auth/me", headers=_bearer(c)).status_code == 200
+    assert client.post("/api/v1/auth/logout?everywhere=true", headers=_bearer(a)).status_code == 204
+    assert client.get("/api/v1/auth/me", headers=_bearer(a)).status_code == 401
+    assert client.get("/api/v1/auth/me", headers=_bearer(c)).status_code == 401
+    assert client.get("/api/v1/auth/me", headers=someone).status_code == 200
+
+
+def test_an_api_token_has_no_session_to_log_out(client: TestClient, session: Session) -> None:
+    city = build_city(session)
+    _, secret = create_api_token(session, city.users["admin"], "12345 gateway")
+    session.flush()
+    headers = {"Authorization": f"Bearer {secret}"}
+    refused = client.post("/api/v1/auth/logout", headers=headers)
+    assert refused.status_code == 422 and "api-tokens" in refused.json()["detail"]
+    assert client.get("/api/v1/auth/me", headers=headers).status_code == 200
+
+
+def test_a_refresh_token_from_before_sessions_starts_one(
+    client: TestClient, session: Session, settings: Settings
+) -> None:
+    city = build_city(session)
+    session.add(
+        RefreshToken(
+            user_id=city.users["admin"].id,
+            token_hash=token_digest("an-old-refresh-token"),
+            expires_at=datetime.now(UTC) + timedelta(days=1),
+        )
     )
+    session.flush()
+    pair = client.post("/api/v1/auth/refresh", json={"refresh_token": "an-old-refresh-token"})
+    assert pair.status_code == 200
+    assert client.get("/api/v1/auth/me", headers=_bearer(pair.json())).json()["username"] == "admin"
+    assert len(client.get("/api/v1/auth/sessions", headers=_bearer(pair.json())).json()) == 1
 
 
 def test_access_token_expires(client: TestClient, session: Session, settings: Settings) -> None:
