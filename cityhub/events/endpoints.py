@@ -12,6 +12,7 @@ from sqlalchemy import select
 from cityhub.access import policy
 from cityhub.access.deps import PrincipalDep, SessionDep
 from cityhub.access.principal import Principal
+from cityhub.access.reveal import RevealIn
 from cityhub.audit.hooks import bind_principal
 from cityhub.events import categories, deadlines, evaluation, service, views
 from cityhub.events.calendar import Deadline
@@ -28,6 +29,7 @@ from cityhub.events.schemas import (
     OptionalNoteIn,
     RateIn,
     ReasonIn,
+    ReporterOut,
     ResolveIn,
 )
 from cityhub.kit.errors import BadRequest
@@ -60,6 +62,16 @@ def create_event(body: EventIn, principal: PrincipalDep, session: SessionDep, dp
     policy.authorize(principal, "events.create")
     event = service.create(session, principal, body, dp)
     return views.page(session, principal, [event])[0]
+
+
+@router.post("/events/{event_id}/reporter", response_model=ReporterOut)
+def reveal_reporter(
+    event_id: EventId, body: RevealIn, principal: PrincipalDep, session: SessionDep
+) -> ReporterOut:
+    """The reporter's name and phone in full, to call them back (回访) — for the operation centre and the
+    lead department. Say why in ``purpose``: the read and its purpose go into the audit log."""
+    event = service.get(session, principal, event_id)
+    return views.reporter(session, principal, event, body.purpose)
 
 
 @router.get("/events", response_model=EventPage)

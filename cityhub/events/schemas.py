@@ -136,8 +136,21 @@ class ActionOut(BaseModel):
     data: dict[str, Any]
 
 
+class ReporterOut(BaseModel):
+    """Who reported, masked (张*, 138****5678) unless asked for with a purpose."""
+
+    name: str | None = None
+    phone: str | None = None
+    anonymous: bool = False
+    can_reveal: bool = Field(
+        False,
+        description="whether you may ask for the name and phone in full: POST /api/v1/events/{id}/reporter "
+        "with a purpose (audited)",
+    )
+
+
 class EventOut(BaseModel):
-    """An event as the asking principal may see it (reporter masked unless the role needs it)."""
+    """An event as the asking principal may see it (the reporter masked)."""
 
     id: int
     number: str
@@ -151,7 +164,7 @@ class EventOut(BaseModel):
     location: dict[str, float] | None
     address: str | None
     areas: dict[str, AreaRef]
-    reporter: dict[str, Any] | None
+    reporter: ReporterOut | None
     lead_department: DepartmentRef | None
     assignments: list[AssignmentOut]
     suggestion: dict[str, Any] | None

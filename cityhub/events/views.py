@@ -1,4 +1,4 @@
-"""How an event is shown to a principal: lookups in bulk (no N+1), reporter masked unless needed."""
+"""How an event is shown to a principal: lookups in bulk (no N+1), the reporter masked unless asked for."""
 
 from __future__ import annotations
 
@@ -11,10 +11,19 @@ from sqlalchemy.orm import Session
 from cityhub.access import policy
 from cityhub.access.masking import mask_name, mask_phone
 from cityhub.access.principal import Principal
-from cityhub.audit.hooks import record
+from cityhub.access.reveal import revealed
 from cityhub.events import categories, deadlines, service, states
-from cityhub.events.schemas import ActionOut, AreaRef, AssignmentOut, AttachmentIn, DepartmentRef, EventOut
+from cityhub.events.schemas import (
+    ActionOut,
+    AreaRef,
+    AssignmentOut,
+    AttachmentIn,
+    DepartmentRef,
+    EventOut,
+    ReporterOut,
+)
 from cityhub.geo import service as geo
+from cityhub.kit.errors import Forbidden, Unprocessable
 from cityhub.models.event import Attachment, Event, EventAssignment
 from cityhub.org import service as org
 
@@ -48,25 +57,33 @@ class _Lookups:
         return {"id": c.id, "code": c.code, "name": c.name, "path": c.path} if c else None
 
 
-def _reporter(session: Session, principal: Principal, event: Event, reveal: bool) -> dict[str, Any] | None:
+def _reporter(principal: Principal, event: Event) -> ReporterOut:
+    """Masked for everyone; ``can_reveal`` tells whether this principal may ask for it in full
+    (``POST /events/{id}/reporter`` with a purpose, audited)."""
     if event.anonymous and not event.reporter_name and not event.reporter_phone:
-        return {"anonymous": True}
-    if reveal and policy.sees_reporter(principal, event):
-        record(
-            session,
-            principal,
-            "read_personal_data",
-            "events",
-            str(event.id),
-            {"fields": ["reporter_name", "reporter_phone"]},
-            purpose="回访/联系报告人 (contact the reporter)",
+        return ReporterOut(anonymous=True)
+    return ReporterOut(
+        name=mask_name(event.reporter_name),
+        phone=mask_phone(event.reporter_phone),
+        anonymous=event.anonymous,
+        can_reveal=policy.sees_reporter(principal, event),
+    )
+
+
+def reporter(session: Session, principal: Principal, event: Event, purpose: str) -> ReporterOut:
+    """The reporter in full, for a principal whose role calls reporters back, with the read and its purpose
+    in the audit log."""
+    if not policy.sees_reporter(principal, event):
+        raise Forbidden(
+            f"a {principal.role.label} ({principal.role}) does not call this event's reporter back: "
+            "the operation centre or the lead department does"
         )
-        return {"name": event.reporter_name, "phone": event.reporter_phone, "anonymous": event.anonymous}
-    return {
-        "name": mask_name(event.reporter_name),
-        "phone": mask_phone(event.reporter_phone),
-        "anonymous": event.anonymous,
-    }
+    if event.anonymous and not event.reporter_name and not event.reporter_phone:
+        raise Unprocessable(f"event {event.number} was reported anonymously: there is no one to call back")
+    revealed(session, principal, "events", str(event.id), ["reporter_name", "reporter_phone"], purpose)
+    return ReporterOut(
+        name=event.reporter_name, phone=event.reporter_phone, anonymous=event.anonymous, can_reveal=True
+    )
 
 
 def _one(session: Session, principal: Principal, event: Event, lk: _Lookups, *, detail: bool) -> EventOut:
@@ -104,7 +121,7 @@ def _one(session: Session, principal: Principal, event: Event, lk: _Lookups, *, 
         else None,
         address=event.address,
         areas=areas,
-        reporter=_reporter(session, principal, event, reveal=detail),
+        reporter=_reporter(principal, event),
         lead_department=lk.department(event.lead_department_id),
         assignments=[
             AssignmentOut(
@@ -160,11 +177,11 @@ def _one(session: Session, principal: Principal, event: Event, lk: _Lookups, *, 
 
 
 def detail(session: Session, principal: Principal, event: Event) -> EventOut:
-    """One event with its timeline; a reporter read by a role that needs it is audited."""
+    """One event with its timeline (the reporter masked, as everywhere)."""
     return _one(session, principal, event, _Lookups(session, [event]), detail=True)
 
 
 def page(session: Session, principal: Principal, events: Sequence[Event]) -> list[EventOut]:
-    """A list page: reporters always masked (no one needs phone numbers in a list)."""
+    """A list page."""
     lk = _Lookups(session, events)
     return [_one(session, principal, e, lk, detail=False) for e in events]

@@ -221,7 +221,7 @@ def test_return_goes_back_to_dispatcher_who_redispatches(client: TestClient, ses
     )
 
 
-def test_reporter_is_masked_unless_the_role_needs_it_and_reads_are_audited(
+def test_reporter_is_masked_until_asked_for_with_a_purpose_and_the_read_is_audited(
     client: TestClient, session: Session
 ) -> None:
     _setup(session)
@@ -229,14 +229,38 @@ def test_reporter_is_masked_unless_the_role_needs_it_and_reads_are_audited(
     eid = _report(client, dispatcher)["id"]
     listed = client.get("/api/v1/events", headers=dispatcher).json()["items"][0]
     assert listed["reporter"]["name"] == "张**" and listed["reporter"]["phone"] == "138****5678"
-    supervisor = client.get(f"/api/v1/events/{eid}", headers=login(client, "supervisor")).json()
-    assert supervisor["reporter"]["phone"] == "138****5678"
-    full = client.get(f"/api/v1/events/{eid}", headers=dispatcher).json()
-    assert full["reporter"]["phone"] == "13812345678"
-    reads = session.scalars(
-        select(AuditLog).where(AuditLog.action == "read_personal_data", AuditLog.object_id == str(eid))
-    ).all()
-    assert [r.actor for r in reads] == ["dispatcher"]
+    # Opening the event shows it masked too, and reads nothing personal.
+    shown = client.get(f"/api/v1/events/{eid}", headers=dispatcher).json()["reporter"]
+    assert shown == {"name": "张**", "phone": "138****5678", "anonymous": False, "can_reveal": True}
+    supervisor = login(client, "supervisor")
+    assert client.get(f"/api/v1/events/{eid}", headers=supervisor).json()["reporter"]["can_reveal"] is False
+
+    def reads() -> list[tuple[str, str | None, Any]]:
+        rows = session.scalars(
+            select(AuditLog).where(AuditLog.action == "read_personal_data", AuditLog.object_id == str(eid))
+        )
+        return [(r.actor, r.purpose, r.changes["fields"]) for r in rows]
+
+    assert reads() == []
+    url = f"/api/v1/events/{eid}/reporter"
+    refused = client.post(url, json={"purpose": "核实情况"}, headers=supervisor)
+    assert refused.status_code == 403 and "call this event's reporter back" in refused.json()["detail"]
+    for purpose in ({}, {"purpose": " "}, {"purpose": "x" * 201}, {"purpose": "回访\x00"}):
+        assert client.post(url, json=purpose, headers=dispatcher).status_code == 422, purpose
+    assert (
+        client.post(
+            "/api/v1/events/999999/reporter", json={"purpose": "回访"}, headers=dispatcher
+        ).status_code
+        == 404
+    )
+    assert reads() == []
+    full = client.post(url, json={"purpose": "  回访报告人  "}, headers=dispatcher)
+    assert (
+        full.status_code == 200 and full.json()["phone"] == "13812345678" and full.json()["name"] == "张三丰"
+    )
+    assert reads() == [("dispatcher", "回访报告人", ["reporter_name", "reporter_phone"])]
+    # A department that does not lead the event cannot even find it.
+    assert client.post(url, json={"purpose": "回访"}, headers=login(client, "env_handler")).status_code == 404
     # The reporter's details never reach the audit log's change records.
     created = session.scalars(
         select(AuditLog).where(AuditLog.object_type == "events", AuditLog.action == "create")

@@ -381,6 +381,33 @@ def test_a_dispatcher_dispatches_and_the_handler_resolves(browser: Browser, page
     shot(page, "07-event-detail")
 
 
+def test_the_reporter_is_shown_in_full_only_when_asked_for_with_a_purpose(page: Page, hub: Hub) -> None:
+    created = api(
+        hub,
+        "operator_12345",
+        "POST",
+        "/api/v1/events",
+        {
+            "title": f"路灯不亮 {uuid.uuid4().hex[:6]}",
+            "channel": "hotline_12345",
+            "location": {"lon": IN_SHINAN[0], "lat": IN_SHINAN[1]},
+            "reporter": {"name": "王小明", "phone": "13912345678"},
+        },
+    )
+    login(page, hub, "dispatcher")
+    page.goto(f"{hub.url}/events/{created['id']}")
+    reporter = page.locator(".event-card .reporter")
+    expect(reporter).to_contain_text("139****5678")
+    expect(reporter).not_to_contain_text("13912345678")
+    reporter.locator("[data-reveal='reporter']").click()
+    reporter.locator("select").select_option(label="核实现场情况")
+    reporter.locator("button[type='submit']").click()
+    expect(reporter).to_contain_text("王小明 13912345678")
+    shot(page, "08-reporter-revealed")
+    reads = api(hub, "admin", "GET", f"/api/v1/audit?action=read_personal_data&object_id={created['id']}")
+    assert [(r["actor"], r["purpose"]) for r in reads] == [("dispatcher", "核实现场情况")]
+
+
 def test_an_event_raised_from_a_sensor_alert_charts_the_readings(page: Page, hub: Hub) -> None:
     created = api(
         hub,

@@ -27,6 +27,13 @@ export interface TimelineEntry {
   data: Record<string, unknown>;
 }
 
+export interface Reporter {
+  name: string | null;
+  phone: string | null;
+  anonymous: boolean;
+  can_reveal: boolean;
+}
+
 export interface EventOut {
   id: number;
   number: string;
@@ -40,7 +47,7 @@ export interface EventOut {
   location: { lon: number; lat: number } | null;
   address: string | null;
   areas: Record<string, Ref>;
-  reporter: { name?: string | null; phone?: string | null; anonymous?: boolean } | null;
+  reporter: Reporter | null;
   lead_department: Ref | null;
   assignments: Assignment[];
   suggestion: {
@@ -330,6 +337,8 @@ export const events = {
   get: (id: number) => api<EventOut>(`/api/v1/events/${id}`),
   act: (id: number, path: string, body: unknown) =>
     api<EventOut>(`/api/v1/events/${id}/${path}`, { method: "POST", body }),
+  revealReporter: (id: number, purpose: string) =>
+    api<Reporter>(`/api/v1/events/${id}/reporter`, { method: "POST", body: { purpose } }),
 };
 
 // ---------------------------------------------------------------- the data catalog (一本账)

@@ -1,9 +1,10 @@
 // The essentials of one event for a workbench's side panel: what, where, who, deadlines, suggestion.
 
-import type { EventOut } from "../api";
-import { fmtTime, h, pct } from "../dom";
+import { ApiError, events, type EventOut, type Reporter } from "../api";
+import { fmtTime, h, pct, replace } from "../dom";
 import { code, t } from "../i18n";
 import { currentDeadline, deadlineBadge, statusBadge, urgencyBadge } from "./badges";
+import { toast } from "./toast";
 
 export function eventCard(e: EventOut): HTMLElement {
   const fact = (label: string, ...value: (Node | string | null)[]) =>
@@ -12,9 +13,6 @@ export function eventCard(e: EventOut): HTMLElement {
   const applies = currentDeadline(e).label;
   const deadline = (label: "sign_deadline" | "deadline", at: string | null) =>
     fact(label, fmtTime(at), label === applies ? h("span", null, " ", deadlineBadge(e.deadline_state)) : null);
-  const reporter = e.reporter?.anonymous
-    ? t("anonymous")
-    : [e.reporter?.name, e.reporter?.phone].filter(Boolean).join(" ") || "—";
   return h(
     "article",
     { class: "event-card", "data-event-id": e.id, "data-status": e.status },
@@ -38,7 +36,7 @@ export function eventCard(e: EventOut): HTMLElement {
       fact("category", e.category?.path ?? "—"),
       fact("address", e.address ?? "—"),
       fact("area", Object.values(e.areas).map((a) => a.name).join(" / ") || "—"),
-      fact("reporter", reporter),
+      fact("reporter", reporterFact(e)),
       fact("department", e.lead_department?.name ?? "—"),
       fact("created_at", fmtTime(e.created_at)),
       deadline("sign_deadline", e.sign_deadline),
@@ -47,6 +45,54 @@ export function eventCard(e: EventOut): HTMLElement {
     ),
     suggestionBox(e),
   );
+}
+
+function reporterText(r: Reporter | null): string {
+  if (r?.anonymous && !r.name && !r.phone) return t("anonymous");
+  return [r?.name, r?.phone].filter(Boolean).join(" ") || "—";
+}
+
+// Masked by default (张*, 138****5678). Who calls reporters back asks for the full contact and says why;
+// the hub keeps the read and its purpose in the audit log.
+const PURPOSES = ["purpose_callback", "purpose_verify", "purpose_materials"] as const;
+
+function reporterFact(e: EventOut): HTMLElement {
+  const box = h("span", { class: "reporter" }, reporterText(e.reporter));
+  if (!e.reporter?.can_reveal) return box;
+  const ask = () => {
+    const purpose = h(
+      "select",
+      { "aria-label": t("purpose") },
+      PURPOSES.map((key) => h("option", { value: t(key) }, t(key))),
+    );
+    const form = h(
+      "form",
+      {
+        class: "reveal",
+        on: {
+          submit: async (ev: Event) => {
+            ev.preventDefault();
+            try {
+              const full = await events.revealReporter(e.id, purpose.value);
+              replace(box, reporterText(full), " ", h("span", { class: "muted" }, t("revealed_audited")));
+            } catch (err) {
+              toast(err instanceof ApiError ? err.detail : String(err), "error");
+            }
+          },
+        },
+      },
+      purpose,
+      " ",
+      h("button", { type: "submit", class: "btn small" }, t("show_contact")),
+    );
+    replace(box, reporterText(e.reporter), " ", form);
+    purpose.focus();
+  };
+  box.append(
+    " ",
+    h("button", { type: "button", class: "btn small link", "data-reveal": "reporter", on: { click: ask } }, t("show_contact")),
+  );
+  return box;
 }
 
 export function suggestionBox(e: EventOut): HTMLElement | null {
