@@ -200,3 +200,12 @@ def test_the_built_dashboard_is_served_with_cacheable_assets(client: TestClient)
     response = client.get(asset)
     assert response.status_code == 200
     assert "immutable" in response.headers["cache-control"]
+    # Compressed for a browser that takes gzip, as is for one that does not; the same bytes either way.
+    built = (spa.STATIC_DIR / asset.lstrip("/")).read_bytes()
+    assert response.headers["content-encoding"] == "gzip" and response.headers["vary"] == "Accept-Encoding"
+    assert int(response.headers["content-length"]) < len(built) / 2 and response.content == built
+    assert response.headers["content-type"].startswith("text/javascript")
+    for accepts in ("identity", "gzip;q=0", "br"):
+        plain = client.get(asset, headers={"Accept-Encoding": accepts})
+        assert "content-encoding" not in plain.headers and plain.content == built, accepts
+    assert client.get("/assets/no-such-file.js").status_code == 404

@@ -71,6 +71,7 @@ const ZH: Record<string, string> = {
   reporter: "报告人",
   anonymous: "匿名",
   show_contact: "显示联系方式",
+  supervised_badge: "督办",
   purpose_callback: "回访报告人",
   purpose_verify: "核实现场情况",
   purpose_materials: "联系补充材料",
@@ -293,6 +294,7 @@ const EN: Record<string, string> = {
   reporter: "Reporter",
   anonymous: "Anonymous",
   show_contact: "Show contact",
+  supervised_badge: "Supervised",
   purpose_callback: "Call the reporter back",
   purpose_verify: "Verify on site",
   purpose_materials: "Ask for more material",
@@ -558,6 +560,16 @@ const CODES_ZH: Record<string, string> = {
 };
 
 const CODES_EN: Record<string, string> = {
+  // 城市体征 domains: a city names its own in its indicator documents; the usual ones in English.
+  "domain.水务": "Water supply",
+  "domain.燃气": "Gas",
+  "domain.排水": "Drainage",
+  "domain.交通": "Traffic",
+  "domain.环境": "Environment",
+  "domain.安全": "Safety",
+  "domain.民生": "Livelihood",
+  "domain.能源": "Energy",
+  "domain.气象": "Weather",
   "status.received": "Received",
   "status.dispatched": "Dispatched",
   "status.accepted": "Signed for",

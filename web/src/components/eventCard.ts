@@ -25,7 +25,7 @@ export function eventCard(e: EventOut): HTMLElement {
       " ",
       urgencyBadge(e.urgency),
       " ",
-      e.supervised ? h("span", { class: "badge supervised" }, "督办") : null,
+      e.supervised ? h("span", { class: "badge supervised" }, t("supervised_badge")) : null,
     ),
     h("h3", null, e.title),
     e.description ? h("p", { class: "description" }, e.description) : null,

@@ -362,7 +362,7 @@ async function loadVitals(box: HTMLElement): Promise<void> {
             h(
               "div",
               { class: "vital-head" },
-              h("b", { class: "name" }, d.domain),
+              h("b", { class: "name" }, code("domain", d.domain)),
               d.level.level ? levelBadge(d.level.level) : h("span", { class: "badge ok" }, "✓ ", t("normal")),
             ),
             h(
