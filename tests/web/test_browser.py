@@ -548,6 +548,13 @@ def test_the_map_drills_down_to_a_street(page: Page, hub: Hub) -> None:
     wait_for_map(page, "370200")
     page.click(".area-list [data-area='370202']")
     wait_for_map(page, "370202")
+    # The alert panel counts the district's active alerts, not the city's.
+    in_city = api(hub, "dispatcher", "GET", "/api/v1/alerts?status=active&limit=500")["items"]
+    in_district = api(hub, "dispatcher", "GET", "/api/v1/alerts?status=active&limit=500&area=370202")["items"]
+    assert len(in_district) < len(in_city), "the hub's alerts should lie in more than one district"
+    for level in ("red", "orange", "yellow", "blue"):
+        count = sum(a["level"] == level for a in in_district)
+        expect(page.locator(f"[data-panel='alerts'] [data-level='{level}'] b")).to_have_text(str(count))
     streets = page.locator(".area-list [data-area]").evaluate_all("els => els.map(e => e.dataset.area)")
     chip = page.locator(".area-list button[data-area]").first
     street, name = chip.get_attribute("data-area"), chip.locator(".name").inner_text()

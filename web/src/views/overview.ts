@@ -462,7 +462,10 @@ async function loadAlerts(box: HTMLElement, map: CityMap): Promise<void> {
     return;
   }
   try {
-    const body = await api<{ items: Loose[] }>("/api/v1/alerts", { query: { status: "active", limit: 500 } });
+    // The counts follow the map's drill-down, like the markers: a district's alerts on a district's map.
+    const shown = map.payload?.area;
+    const area = shown && shown.level !== "city" ? shown.code : null;
+    const body = await api<{ items: Loose[] }>("/api/v1/alerts", { query: { status: "active", limit: 500, area } });
     const items = body.items;
     const counts = new Map<string, number>();
     for (const a of items) counts.set(String(a.level), (counts.get(String(a.level)) ?? 0) + 1);
