@@ -35,10 +35,15 @@ _WATCHES = TypeAdapter(list[WatchSpec])
 # scenario packs) have 9; PyYAML builds the document recursively, so a document of thousands of levels
 # (``[[[[…]]]]``) would exhaust the stack (RecursionError) before anything could look at it.
 MAX_DOCUMENT_DEPTH = 32
+# Nodes a definitions document may stand for once its aliases (``*name``) are expanded. Anchors are a fair
+# way to share thresholds, but nine aliases of nine aliases of … (billion laughs) are a few hundred bytes
+# that validation would expand into billions of objects. The shipped documents have a few thousand.
+MAX_EXPANDED_NODES = 100_000
 
 
 class _BoundedLoader(yaml.SafeLoader):
-    """``yaml.SafeLoader`` that refuses, while reading, a document nested deeper than MAX_DOCUMENT_DEPTH."""
+    """``yaml.SafeLoader`` that refuses, while reading, a document nested deeper than MAX_DOCUMENT_DEPTH,
+    and before building it, one whose aliases would expand it beyond MAX_EXPANDED_NODES."""
 
     def __init__(self, stream: str) -> None:
         super().__init__(stream)
@@ -55,6 +60,32 @@ class _BoundedLoader(yaml.SafeLoader):
             return super().compose_node(parent, index)
         finally:
             self._depth -= 1
+
+    def get_single_node(self) -> yaml.Node | None:
+        node = super().get_single_node()
+        if node is not None and _expanded_size(node, {}) > MAX_EXPANDED_NODES:
+            raise yaml.composer.ComposerError(
+                None,
+                None,
+                f"its aliases (*name) expand it beyond {MAX_EXPANDED_NODES} values: write the repeated parts "
+                "out or share fewer",
+                node.start_mark,
+            )
+        return node
+
+
+def _expanded_size(node: yaml.Node, sizes: dict[int, int]) -> int:
+    """How many nodes ``node`` stands for with every alias written out; each shared node is counted once
+    per use but computed once (``sizes``), so this is linear in the document, whatever it expands to."""
+    if (known := sizes.get(id(node))) is not None:
+        return known
+    size = 1
+    if isinstance(node, yaml.SequenceNode):
+        size += sum(_expanded_size(child, sizes) for child in node.value)
+    elif isinstance(node, yaml.MappingNode):
+        size += sum(_expanded_size(k, sizes) + _expanded_size(v, sizes) for k, v in node.value)
+    sizes[id(node)] = size
+    return size
 
 
 def validation_message(exc: ValidationError) -> str:

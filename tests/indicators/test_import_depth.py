@@ -35,3 +35,24 @@ def test_definitions_nest_well_within_the_bound() -> None:
     assert list(service.parse_document(nested)) == ["indicators"]  # a list of indicators at the top
     with pytest.raises(Unprocessable, match="nested deeper than"):
         service.parse_document("[" + nested + "]")
+
+
+def _laughs(levels: int) -> str:
+    """Nine aliases of nine aliases of …: a few hundred bytes that stand for 9**levels values."""
+    lines = ["a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]"]
+    lines += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 9)}]" for i in range(1, levels)]
+    return "\n".join([*lines, f"indicators: *a{levels - 1}"])
+
+
+def test_aliases_that_expand_beyond_the_bound_are_422(client: TestClient, session: Session) -> None:
+    build_city(session)
+    headers = {**login(client, "steward"), "content-type": "application/yaml"}
+    response = client.post("/api/v1/indicators/import", content=_laughs(9).encode(), headers=headers)
+    assert response.status_code == 422, response.text[:300]
+    assert "aliases" in response.json()["detail"]
+
+
+def test_a_few_shared_anchors_are_fine() -> None:
+    assert service.parse_document(_laughs(3))["indicators"][0][0][0] == "lol"
+    with pytest.raises(Unprocessable, match="aliases"):
+        service.parse_document(_laughs(7))  # 9**7 ≈ 4.8 million values
