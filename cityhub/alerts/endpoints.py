@@ -1,23 +1,31 @@
-"""Alerts (预警): lists, details, acknowledge, clear; registered people whose alerts carry their identity."""
+"""Alerts (预警): lists, details, acknowledge, clear; registered people whose alerts carry their identity,
+masked and revealed on purpose."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, status
 
 from cityhub.access import policy
 from cityhub.access.deps import PrincipalDep, SessionDep
+from cityhub.access.reveal import RevealIn
 from cityhub.alerts import service, subjects, views
 from cityhub.alerts.schemas import AlertNoteIn, AlertOut, AlertPage, SubjectIn, SubjectOut
 from cityhub.geo import service as geo
 from cityhub.kit.timeutil import LocalInstant
 from cityhub.models.alert import AlertSource, AlertStatus
 from cityhub.models.indicator import WarningLevel
+from cityhub.org.service import principal_community
 
 router = APIRouter(tags=["alerts"])
 
 AlertId = Annotated[int, Path(ge=1, le=2**63 - 1, description="the alert's id")]
+REVEAL_REFUSALS: dict[int | str, dict[str, Any]] = {
+    403: {"description": "only the grid workers of the person's community may see who they are"},
+    404: {"description": "no such alert for this reader"},
+    422: {"description": "no purpose (2 to 200 characters), or the alert is about no registered person"},
+}
 
 
 @router.get("/alerts", response_model=AlertPage)
@@ -55,8 +63,8 @@ def list_alerts(
 
 @router.get("/alerts/{alert_id}", response_model=AlertOut)
 def get_alert(alert_id: AlertId, principal: PrincipalDep, session: SessionDep) -> AlertOut:
-    """One alert with its evidence (the readings that caused it) and its timeline; a registered person's
-    identity is shown only to the grid workers of their community (and that read is audited)."""
+    """One alert with its evidence (the readings that caused it) and its timeline. A registered person it is
+    about is masked; `subject.can_reveal` says whether this reader may see who it is (`POST …/subject`)."""
     policy.authorize(principal, "alerts.read")
     alert = service.get(session, principal, alert_id)
     return views.page(session, principal, [alert], detail=True)[0]
@@ -83,7 +91,15 @@ def clear_alert(
 @router.post("/alert-subjects", response_model=SubjectOut, status_code=status.HTTP_201_CREATED)
 def register_subject(body: SubjectIn, principal: PrincipalDep, session: SessionDep) -> SubjectOut:
     """Register a person whose meters are watched (独居老人), with their consent; a grid worker registers
-    people of their own community."""
+    people of their own community. The answer shows them masked, as every view does."""
     subject = subjects.register(session, principal, body)
-    community = views.principal_community(session, principal)
-    return views.subject_view(session, principal, subject, community)
+    return views.subject_view(principal, subject, principal_community(session, principal))
+
+
+@router.post("/alerts/{alert_id}/subject", response_model=SubjectOut, responses=REVEAL_REFUSALS)
+def reveal_subject(
+    alert_id: AlertId, body: RevealIn, principal: PrincipalDep, session: SessionDep
+) -> SubjectOut:
+    """Who the alert is about, unmasked, for a grid worker of the person's community, who says why (e.g.
+    上门探视). The read and its purpose are audited."""
+    return views.revealed_subject(subjects.reveal(session, principal, alert_id, body.purpose))

@@ -19,7 +19,8 @@ class AlertNoteIn(Input):
 
 
 class SubjectOut(BaseModel):
-    """The registered person an alert is about: masked unless the reader is their community's grid worker."""
+    """The registered person an alert is about: masked in every view; unmasked only in the answer to
+    ``POST /alerts/{alert_id}/subject``, which a grid worker of their community sends with a purpose."""
 
     id: int
     kind: str
@@ -27,6 +28,9 @@ class SubjectOut(BaseModel):
     phone: str | None
     address: str | None
     masked: bool
+    can_reveal: bool = Field(
+        description="this reader may see who it is: POST /alerts/{alert_id}/subject with a purpose (audited)"
+    )
 
 
 class AlertOut(BaseModel):

@@ -1,4 +1,5 @@
-"""Registered people whose alerts carry their identity (独居老人, with consent), and their meters."""
+"""Registered people whose alerts carry their identity (独居老人, with consent), their meters, and showing who
+they are to those who visit them, on purpose (最小必要)."""
 
 from __future__ import annotations
 
@@ -10,8 +11,9 @@ from sqlalchemy.orm import Session
 
 from cityhub.access import policy
 from cityhub.access.principal import Principal
+from cityhub.access.reveal import revealed
+from cityhub.alerts import service
 from cityhub.alerts.schemas import SubjectIn
-from cityhub.alerts.views import principal_community
 from cityhub.audit.hooks import bind_principal
 from cityhub.geo import service as geo
 from cityhub.kit.bus import publish_after_commit
@@ -20,9 +22,12 @@ from cityhub.kit.timeutil import clock
 from cityhub.models.alert import AlertSubject
 from cityhub.models.area import AreaLevel
 from cityhub.models.org import Role
+from cityhub.org.service import principal_community
 
 # How far ahead of the hub's clock a consent time may be: the clock of the phone it was taken on.
 CLOCK_SKEW = timedelta(minutes=5)
+# What a reveal shows of the person, and so what its audit row names.
+PERSONAL_FIELDS = ("name", "phone", "address")
 
 
 @dataclass(frozen=True)
@@ -84,3 +89,22 @@ def by_device(session: Session) -> dict[str, SubjectRef]:
         for device in subject.devices or ():
             out[str(device)] = SubjectRef(subject.id, subject.area_id)
     return out
+
+
+def reveal(session: Session, principal: Principal, alert_id: int, purpose: str) -> AlertSubject:
+    """Who an alert is about, for a grid worker of the person's community, who says why: the read and its
+    purpose go to the audit log. An alert the principal may not read is 404, as when reading it."""
+    policy.authorize(principal, "alerts.read")
+    alert = service.get(session, principal, alert_id)
+    subject = session.get(AlertSubject, alert.subject_id) if alert.subject_id is not None else None
+    if subject is None:
+        raise Unprocessable(f"alert {alert_id} is not about a registered person: there is nobody to show")
+    if not policy.sees_alert_subject(
+        principal, subject.community_id, principal_community(session, principal)
+    ):
+        raise Forbidden(
+            f"a {principal.role.label} ({principal.role}) may not see who this person is: only the grid "
+            "workers of their community may (they are the ones who visit); ask them"
+        )
+    revealed(session, principal, "alert_subjects", str(subject.id), PERSONAL_FIELDS, purpose)
+    return subject

@@ -1,5 +1,5 @@
-"""How an alert is shown to a principal: lookups in bulk (no N+1); a registered person's identity masked
-unless the reader is a grid worker of their community, and every unmasked read audited."""
+"""How an alert is shown to a principal: lookups in bulk (no N+1); a registered person's identity always
+masked, with whether this reader may reveal it (``subjects.reveal``: on purpose, audited)."""
 
 from __future__ import annotations
 
@@ -13,28 +13,17 @@ from cityhub.access import policy
 from cityhub.access.masking import mask_name, mask_phone
 from cityhub.access.principal import Principal
 from cityhub.alerts.schemas import AlertOut, SubjectOut
-from cityhub.audit.hooks import record
 from cityhub.events.schemas import AreaRef, DepartmentRef
 from cityhub.models.alert import Alert, AlertSubject, LinkageRule
-from cityhub.models.area import Area, AreaLevel
+from cityhub.models.area import Area
 from cityhub.models.event import Event
 from cityhub.models.indicator import Indicator
 from cityhub.models.org import Department
+from cityhub.org.service import principal_community
 
 
 def _pairs(rows: Iterable[Any]) -> dict[int, str]:
     return {key: value for key, value in rows}
-
-
-def principal_community(session: Session, principal: Principal) -> int | None:
-    """The community a grid worker looks after (their grid's parent, or their community itself)."""
-    if principal.area_id is None:
-        return None
-    if principal.area_level is AreaLevel.COMMUNITY:
-        return principal.area_id
-    if principal.area_level is AreaLevel.GRID:
-        return session.scalar(select(Area.parent_id).where(Area.id == principal.area_id))
-    return None
 
 
 class _Lookups:
@@ -83,28 +72,9 @@ class _Lookups:
         return DepartmentRef(id=d.id, code=d.code, name=d.name) if d else None
 
 
-def subject_view(
-    session: Session, principal: Principal, subject: AlertSubject, community: int | None
-) -> SubjectOut:
-    """The person, unmasked only for their community's grid worker (audited), masked for everyone else."""
-    if policy.sees_alert_subject(principal, subject.community_id, community):
-        record(
-            session,
-            principal,
-            "read_personal_data",
-            "alert_subjects",
-            str(subject.id),
-            {"fields": ["name", "phone", "address"]},
-            purpose="上门探视 (visit the person the alert is about)",
-        )
-        return SubjectOut(
-            id=subject.id,
-            kind=subject.kind,
-            name=subject.name,
-            phone=subject.phone,
-            address=subject.address,
-            masked=False,
-        )
+def subject_view(principal: Principal, subject: AlertSubject, community: int | None) -> SubjectOut:
+    """The person masked, as every view shows them, and whether ``principal`` (looking after ``community``)
+    may reveal who it is — so that a client offers it only to them."""
     return SubjectOut(
         id=subject.id,
         kind=subject.kind,
@@ -112,6 +82,21 @@ def subject_view(
         phone=mask_phone(subject.phone),
         address=None,
         masked=True,
+        can_reveal=policy.sees_alert_subject(principal, subject.community_id, community),
+    )
+
+
+def revealed_subject(subject: AlertSubject) -> SubjectOut:
+    """Who the person is: only the answer to ``subjects.reveal``, which checked the policy and audited the
+    read with its purpose."""
+    return SubjectOut(
+        id=subject.id,
+        kind=subject.kind,
+        name=subject.name,
+        phone=subject.phone,
+        address=subject.address,
+        masked=False,
+        can_reveal=True,
     )
 
 
@@ -120,11 +105,11 @@ def page(
 ) -> list[AlertOut]:
     lk = _Lookups(session, alerts)
     community = principal_community(session, principal) if lk.subjects else None
-    return [_one(session, principal, alert, lk, community, detail=detail) for alert in alerts]
+    return [_one(principal, alert, lk, community, detail=detail) for alert in alerts]
 
 
 def _one(
-    session: Session, principal: Principal, alert: Alert, lk: _Lookups, community: int | None, *, detail: bool
+    principal: Principal, alert: Alert, lk: _Lookups, community: int | None, *, detail: bool
 ) -> AlertOut:
     subject = lk.subjects.get(alert.subject_id) if alert.subject_id is not None else None
     number = lk.events.get(alert.event_id) if alert.event_id is not None else None
@@ -150,8 +135,7 @@ def _one(
         areas=lk.areas_of(alert),
         department=lk.department(alert.department_id),
         event={"id": alert.event_id, "number": number} if alert.event_id is not None else None,
-        # Identity is revealed (and audited) on the detail view only; lists always mask it.
-        subject=subject_view(session, principal, subject, community if detail else None) if subject else None,
+        subject=subject_view(principal, subject, community) if subject else None,
         notify=list(alert.notify),
         escalation_step=alert.escalation_step,
         next_escalation_at=alert.next_escalation_at,

@@ -63,7 +63,8 @@ def check(code: str) -> None:
 
 @app.command("show")
 def show(code: str) -> None:
-    """Print one entity as JSON, with relations and source records."""
+    """Print one entity as JSON, with relations and source records. A registered person's personal attributes
+    stay masked: only the grid workers of their community see them (``POST /entities/{code}/personal``)."""
     from cityhub.access.principal import SYSTEM
     from cityhub.cli import system_session
     from cityhub.entities import service, views

@@ -1,13 +1,15 @@
-"""The city code registry (一码通城): register, search, import and relate city objects."""
+"""The city code registry (一码通城): register, search, import and relate city objects; a registered person's
+personal attributes are masked and revealed on purpose."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, UploadFile, status
 
 from cityhub.access import policy
 from cityhub.access.deps import PrincipalDep, SessionDep
+from cityhub.access.reveal import RevealIn
 from cityhub.audit.hooks import bind_principal
 from cityhub.entities import io, service, views
 from cityhub.entities import types as entity_types
@@ -31,6 +33,13 @@ from cityhub.models.entity import EntityStatus
 router = APIRouter(tags=["entities"])
 MAX_IMPORT_BYTES = 50_000_000
 Code = Annotated[str, Query(max_length=40)]
+REVEAL_REFUSALS: dict[int | str, dict[str, Any]] = {
+    403: {"description": "only the grid workers of the person's community may see their personal data"},
+    404: {"description": "no such entity for this reader"},
+    422: {
+        "description": "a malformed code, an entity without personal data, or no purpose (2-200 characters)"
+    },
+}
 
 
 @router.get("/entity-types", response_model=list[EntityTypeOut])
@@ -87,7 +96,7 @@ def search_entities(
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> EntityPage:
     """Entities by code, type, area, name or radius (metres) around a point — nearest first with a point.
-    Registered people appear only to those who look after them, masked unless it is their community."""
+    Registered people appear only to those who look after them, masked; each such read is audited."""
     f = service.EntityFilter(
         code=code,
         type=type_,
@@ -143,8 +152,16 @@ async def import_entities(
 
 @router.get("/entities/{code}", response_model=EntityOut)
 def get_entity(code: str, principal: PrincipalDep, session: SessionDep) -> EntityOut:
-    """One entity with its relations and its source records (and where they disagree)."""
+    """One entity with its relations and its source records (and where they disagree). A registered person's
+    attributes are masked (the read is audited); `can_reveal` says whether this reader may see them."""
     return views.detail(session, principal, service.get(session, principal, code))
+
+
+@router.post("/entities/{code}/personal", response_model=EntityOut, responses=REVEAL_REFUSALS)
+def reveal_personal(code: str, body: RevealIn, principal: PrincipalDep, session: SessionDep) -> EntityOut:
+    """A registered person's record with the personal attributes unmasked, for a grid worker of their
+    community, who says why (e.g. 上门探视). The read and its purpose are audited."""
+    return views.revealed_detail(session, principal, service.reveal(session, principal, code, body.purpose))
 
 
 @router.patch("/entities/{code}", response_model=EntityOut)

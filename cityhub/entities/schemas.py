@@ -102,7 +102,12 @@ class EntityOut(BaseModel):
     geometry: dict[str, Any] | None
     attributes: dict[str, Any]
     attribute_sources: dict[str, str]
-    masked: bool = Field(False, description="personal attributes are masked for this reader")
+    masked: bool = Field(False, description="personal attributes are masked (as in every view)")
+    can_reveal: bool = Field(
+        False,
+        description="this reader may see the personal attributes: POST /entities/{code}/personal with a "
+        "purpose (audited)",
+    )
     distance_m: float | None = None
     created_at: datetime
     updated_at: datetime

@@ -20,16 +20,18 @@ from sqlalchemy.orm import Session
 
 from cityhub.access import policy
 from cityhub.access.principal import Principal
+from cityhub.access.reveal import revealed
 from cityhub.entities import codes
 from cityhub.entities import types as entity_types
 from cityhub.entities.schemas import EntityIn, EntityPatch, PointIn, RelationIn, SourceIn
 from cityhub.geo import service as geo
 from cityhub.geo.crs import CRS, geometry_to_wgs84
 from cityhub.kit.bus import publish_after_commit
-from cityhub.kit.errors import Conflict, NotFound, Unprocessable
+from cityhub.kit.errors import Conflict, Forbidden, NotFound, Unprocessable
 from cityhub.kit.timeutil import clock
 from cityhub.models.area import Area, AreaLevel
 from cityhub.models.entity import Entity, EntityRelation, EntityStatus, SourceRecord
+from cityhub.org.service import principal_community
 from cityhub.telemetry import catalog
 from cityhub.telemetry.devices import cache as device_cache
 
@@ -75,6 +77,34 @@ def get(session: Session, principal: Principal, code: str) -> Entity:
     if entity is None:
         raise NotFound(f"no entity {parsed.code}")
     return entity
+
+
+def reveal(session: Session, principal: Principal, code: str, purpose: str) -> Entity:
+    """A record's personal attributes (a registered person's) to be shown unmasked, for a grid worker of the
+    person's community, who says why: the read and its purpose go to the audit log. An entity the principal
+    may not read is 404, as when reading it."""
+    entity = get(session, principal, code)
+    spec = entity_type(entity.type)
+    if not entity.personal:
+        raise Unprocessable(
+            f"{entity.code} is a {spec.name} ({spec.en}) and holds no personal data: nothing to reveal",
+            field="code",
+        )
+    if not policy.sees_personal_entity(
+        principal, entity.community_id, principal_community(session, principal)
+    ):
+        raise Forbidden(
+            f"a {principal.role.label} ({principal.role}) may not see this person's personal data: only the "
+            "grid workers of their community may (they are the ones who visit); ask them"
+        )
+    revealed(session, principal, "entities", str(entity.id), _personal_fields(session, entity, spec), purpose)
+    return entity
+
+
+def _personal_fields(session: Session, entity: Entity, spec: entity_types.EntityType) -> list[str]:
+    """The personal attributes the record holds, in the registry or a source record: what a reveal shows."""
+    held = set(entity.personal or {}).union(*(r.attributes for r in source_records(session, entity)))
+    return [a.name for a in spec.attributes if a.personal and a.name in held]
 
 
 def by_code(session: Session, code: str) -> Entity | None:

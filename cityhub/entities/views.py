@@ -1,5 +1,6 @@
-"""Entities as a reader sees them: area codes instead of ids, personal attributes masked unless the policy
-says otherwise, and every read of a registered person written to the audit log."""
+"""Entities as a reader sees them: area codes instead of ids, personal attributes always masked (with whether
+this reader may reveal them: ``service.reveal``, on purpose), and every read of a registered person written to
+the audit log."""
 
 from __future__ import annotations
 
@@ -16,20 +17,42 @@ from cityhub.audit.hooks import record
 from cityhub.entities import service
 from cityhub.entities import types as entity_types
 from cityhub.entities.schemas import EntityOut, LocatedIn, RelationOut, SourceOut
-from cityhub.models.area import Area, AreaLevel
+from cityhub.models.area import Area
 from cityhub.models.entity import Entity
+from cityhub.org.service import principal_community
 
 
 def page(
     session: Session, principal: Principal, rows: Sequence[tuple[Entity, float | None]], purpose: str = "list"
 ) -> list[EntityOut]:
     codes = _area_codes(session, [e for e, _ in rows])
-    community = _principal_community(session, principal)
-    return [_out(session, principal, e, d, codes, community, purpose) for e, d in rows]
+    people = [e for e, _ in rows if e.personal]
+    community = principal_community(session, principal) if people else None
+    for entity in people:
+        _audit_read(session, principal, entity, purpose)
+    return [
+        _out(e, d, codes, masked=bool(e.personal), can_reveal=_may_reveal(principal, e, community))
+        for e, d in rows
+    ]
+
+
+def _may_reveal(principal: Principal, entity: Entity, community: int | None) -> bool:
+    return bool(entity.personal) and policy.sees_personal_entity(principal, entity.community_id, community)
 
 
 def detail(session: Session, principal: Principal, entity: Entity) -> EntityOut:
-    out = page(session, principal, [(entity, None)], purpose="detail")[0]
+    """One entity with its relations and source records, personal attributes masked."""
+    return _with_related(session, principal, entity, page(session, principal, [(entity, None)], "detail")[0])
+
+
+def revealed_detail(session: Session, principal: Principal, entity: Entity) -> EntityOut:
+    """The detail with the personal attributes shown: only the answer to ``service.reveal``, which checked the
+    policy and audited the read with its purpose."""
+    out = _out(entity, None, _area_codes(session, [entity]), masked=False, can_reveal=True)
+    return _with_related(session, principal, entity, out)
+
+
+def _with_related(session: Session, principal: Principal, entity: Entity, out: EntityOut) -> EntityOut:
     out.relations = [
         RelationOut(
             type=rel.type, direction=direction, other=other.code, other_type=other.type, other_name=other.name
@@ -40,32 +63,24 @@ def detail(session: Session, principal: Principal, entity: Entity) -> EntityOut:
     return out
 
 
+def _audit_read(session: Session, principal: Principal, entity: Entity, purpose: str) -> None:
+    """Every read of a registered person's record is audited, masked as it is (PIPL Art. 28)."""
+    record(
+        session,
+        principal,
+        "read_personal_data",
+        "entities",
+        str(entity.id),
+        {"code": entity.code, "masked": True},
+        purpose=purpose,
+    )
+
+
 def _out(
-    session: Session,
-    principal: Principal,
-    entity: Entity,
-    distance: float | None,
-    codes: dict[int, str],
-    community: int | None,
-    purpose: str,
+    entity: Entity, distance: float | None, codes: dict[int, str], *, masked: bool, can_reveal: bool
 ) -> EntityOut:
     spec = entity_types.get(entity.type)
-    attributes = dict(entity.attributes or {})
-    masked = False
-    if entity.personal:
-        unmasked = policy.sees_personal_entity(principal, entity.community_id, community)
-        masked = not unmasked
-        attributes.update(_personal(spec, entity.personal, masked))
-        # Every read of a registered person's record is audited, masked or not (PIPL Art. 28).
-        record(
-            session,
-            principal,
-            "read_personal_data",
-            "entities",
-            str(entity.id),
-            {"code": entity.code, "masked": masked},
-            purpose=purpose,
-        )
+    attributes = {**(entity.attributes or {}), **_personal(spec, entity.personal or {}, masked)}
     return EntityOut(
         code=entity.code,
         type=entity.type,
@@ -86,6 +101,7 @@ def _out(
         attributes=attributes,
         attribute_sources=dict(entity.attribute_sources or {}),
         masked=masked,
+        can_reveal=can_reveal,
         distance_m=distance,
         created_at=entity.created_at,
         updated_at=entity.updated_at,
@@ -126,13 +142,3 @@ def _area_codes(session: Session, entities: Sequence[Entity]) -> dict[int, str]:
     if not ids:
         return {}
     return {i: c for i, c in session.execute(select(Area.id, Area.code).where(Area.id.in_(ids)))}
-
-
-def _principal_community(session: Session, principal: Principal) -> int | None:
-    if principal.area_id is None:
-        return None
-    if principal.area_level is AreaLevel.COMMUNITY:
-        return principal.area_id
-    if principal.area_level is AreaLevel.GRID:
-        return session.scalar(select(Area.parent_id).where(Area.id == principal.area_id))
-    return None

@@ -64,14 +64,21 @@ def create_event(body: EventIn, principal: PrincipalDep, session: SessionDep, dp
     return views.page(session, principal, [event])[0]
 
 
-@router.post("/events/{event_id}/reporter", response_model=ReporterOut)
+@router.post(
+    "/events/{event_id}/reporter",
+    response_model=ReporterOut,
+    responses={
+        403: {"description": "your role does not call this event's reporter back"},
+        404: {"description": "no such event for this reader"},
+        422: {"description": "no purpose (2 to 200 characters), or the event was reported anonymously"},
+    },
+)
 def reveal_reporter(
     event_id: EventId, body: RevealIn, principal: PrincipalDep, session: SessionDep
 ) -> ReporterOut:
     """The reporter's name and phone in full, to call them back (回访) — for the operation centre and the
     lead department. Say why in ``purpose``: the read and its purpose go into the audit log."""
-    event = service.get(session, principal, event_id)
-    return views.reporter(session, principal, event, body.purpose)
+    return views.revealed_reporter(service.reveal_reporter(session, principal, event_id, body.purpose))
 
 
 @router.get("/events", response_model=EventPage)

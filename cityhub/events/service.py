@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from cityhub.access import policy
 from cityhub.access.principal import SYSTEM, Principal
+from cityhub.access.reveal import revealed
 from cityhub.audit.hooks import acting, bind_principal, hand_over
 from cityhub.dispatch import gazetteer
 from cityhub.dispatch.suggest import RoutingSuggester, Suggester, Suggestion
@@ -24,7 +25,7 @@ from cityhub.events.numbering import next_number
 from cityhub.events.schemas import AttachmentIn, EventIn
 from cityhub.geo import service as geo
 from cityhub.kit.bus import publish_after_commit
-from cityhub.kit.errors import Conflict, NotFound, Unprocessable
+from cityhub.kit.errors import Conflict, Forbidden, NotFound, Unprocessable
 from cityhub.kit.timeutil import clock
 from cityhub.models.area import AreaLevel
 from cityhub.models.event import (
@@ -69,6 +70,22 @@ def get(session: Session, principal: Principal, event_id: int) -> Event:
     event = session.scalar(select(Event).where(Event.id == event_id, readable(principal)))
     if event is None:
         raise NotFound(f"no event {event_id}")
+    return event
+
+
+def reveal_reporter(session: Session, principal: Principal, event_id: int, purpose: str) -> Event:
+    """An event whose reporter is to be shown in full, for a principal whose role calls reporters back
+    (``policy.sees_reporter``), who says why: the read and its purpose go to the audit log. An event the
+    principal may not read is 404, as when reading it."""
+    event = get(session, principal, event_id)
+    if not policy.sees_reporter(principal, event):
+        raise Forbidden(
+            f"a {principal.role.label} ({principal.role}) does not call this event's reporter back: "
+            "the operation centre or the lead department does"
+        )
+    if event.anonymous and not event.reporter_name and not event.reporter_phone:
+        raise Unprocessable(f"event {event.number} was reported anonymously: there is no one to call back")
+    revealed(session, principal, "events", str(event.id), ("reporter_name", "reporter_phone"), purpose)
     return event
 
 

@@ -11,7 +11,6 @@ from sqlalchemy.orm import Session
 from cityhub.access import policy
 from cityhub.access.masking import mask_name, mask_phone
 from cityhub.access.principal import Principal
-from cityhub.access.reveal import revealed
 from cityhub.events import categories, deadlines, service, states
 from cityhub.events.schemas import (
     ActionOut,
@@ -23,7 +22,6 @@ from cityhub.events.schemas import (
     ReporterOut,
 )
 from cityhub.geo import service as geo
-from cityhub.kit.errors import Forbidden, Unprocessable
 from cityhub.models.event import Attachment, Event, EventAssignment
 from cityhub.org import service as org
 
@@ -70,17 +68,9 @@ def _reporter(principal: Principal, event: Event) -> ReporterOut:
     )
 
 
-def reporter(session: Session, principal: Principal, event: Event, purpose: str) -> ReporterOut:
-    """The reporter in full, for a principal whose role calls reporters back, with the read and its purpose
-    in the audit log."""
-    if not policy.sees_reporter(principal, event):
-        raise Forbidden(
-            f"a {principal.role.label} ({principal.role}) does not call this event's reporter back: "
-            "the operation centre or the lead department does"
-        )
-    if event.anonymous and not event.reporter_name and not event.reporter_phone:
-        raise Unprocessable(f"event {event.number} was reported anonymously: there is no one to call back")
-    revealed(session, principal, "events", str(event.id), ["reporter_name", "reporter_phone"], purpose)
+def revealed_reporter(event: Event) -> ReporterOut:
+    """The reporter in full: only the answer to ``service.reveal_reporter``, which checked the policy and
+    audited the read with its purpose."""
     return ReporterOut(
         name=event.reporter_name, phone=event.reporter_phone, anonymous=event.anonymous, can_reveal=True
     )

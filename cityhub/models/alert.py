@@ -106,8 +106,8 @@ class Alert(Base):
 class AlertSubject(Base):
     """A registered person whose alerts carry their identity (独居老人, registered with consent).
 
-    Only the grid workers of the person's community see who they are; everyone else sees them masked,
-    and every unmasked read is audited.
+    Every view shows them masked; only the grid workers of the person's community may ask who they are,
+    saying why (``POST /alerts/{id}/subject``), and that read is audited with its purpose.
     """
 
     __tablename__ = "alert_subjects"

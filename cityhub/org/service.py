@@ -77,6 +77,17 @@ def principal_for(
     )
 
 
+def principal_community(session: Session, principal: Principal) -> int | None:
+    """The community a grid worker looks after (their grid's parent, or their community itself)."""
+    if principal.area_id is None:
+        return None
+    if principal.area_level is AreaLevel.COMMUNITY:
+        return principal.area_id
+    if principal.area_level is AreaLevel.GRID:
+        return session.scalar(select(Area.parent_id).where(Area.id == principal.area_id))
+    return None
+
+
 def create_department(
     session: Session,
     *,

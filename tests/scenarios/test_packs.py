@@ -126,21 +126,28 @@ def test_elderly_no_gas_in_24h_alerts_the_grid_worker_and_escalates(
     assert alert.level is WarningLevel.ORANGE and alert.notify[-1] == "street"
     session.flush()
 
-    # Only the grid worker of the person's community sees who it is (and that read is audited).
+    # Everyone sees the person masked; the grid worker of their community may reveal who it is, saying why
+    # (and that read is audited with the purpose).
     add_user(session, city, "west_grid_worker", Role.GRID_WORKER, area=GRID_WEST_1)
     session.flush()
     clock.unfreeze()  # tokens are checked against the wall clock
     worker = login(client, "grid_worker")
     seen = client.get(f"/api/v1/alerts/{alert.id}", headers=worker).json()
-    assert seen["subject"]["name"] == "王秀英" and seen["subject"]["phone"] == "13805320171"
-    assert session.scalar(
-        select(AuditLog.id).where(
-            AuditLog.action == "read_personal_data", AuditLog.object_type == "alert_subjects"
+    assert seen["subject"]["name"] == "王**" and seen["subject"]["can_reveal"] is True
+    url = f"/api/v1/alerts/{alert.id}/subject"
+    shown = client.post(url, json={"purpose": "上门探视"}, headers=worker).json()
+    assert shown["name"] == "王秀英" and shown["phone"] == "13805320171"
+    assert (
+        session.scalar(
+            select(AuditLog.purpose).where(
+                AuditLog.action == "read_personal_data", AuditLog.object_type == "alert_subjects"
+            )
         )
+        == "上门探视"
     )
     masked = client.get(f"/api/v1/alerts/{alert.id}", headers=login(client, "dispatcher")).json()
     assert masked["subject"]["name"] == "王**" and masked["subject"]["phone"] == "138****0171"
-    assert masked["subject"]["masked"] is True
+    assert masked["subject"]["masked"] is True and masked["subject"]["can_reveal"] is False
     assert (
         client.get(f"/api/v1/alerts/{alert.id}", headers=login(client, "west_grid_worker")).status_code == 404
     )
