@@ -11,12 +11,13 @@ from sqlalchemy import select
 
 from cityhub.access import policy, tokens
 from cityhub.access.deps import PrincipalDep, SessionDep, SettingsDep
+from cityhub.access.passwords import verify_password
 from cityhub.audit.hooks import bind_principal, record
 from cityhub.kit.errors import NotFound, Unprocessable
 from cityhub.kit.text import Input
 from cityhub.kit.timeutil import Instant, clock
 from cityhub.models.org import ApiToken, LoginSession, User
-from cityhub.org.service import principal_for
+from cityhub.org.service import principal_for, set_password
 
 router = APIRouter(tags=["auth"])
 
@@ -129,6 +130,25 @@ def logout(
     if login is not None and login.ended_at is None:
         tokens.end_session(session, login, tokens.LOGOUT)
         record(session, principal, "logout", "users", str(principal.user_id), {"sessions": 1})
+
+
+class PasswordChangeIn(Input):
+    current_password: str = Field(min_length=1, max_length=200)
+    new_password: str = Field(min_length=8, max_length=200)
+
+
+@router.post("/auth/password", status_code=status.HTTP_204_NO_CONTENT)
+def change_password(body: PasswordChangeIn, principal: PrincipalDep, session: SessionDep) -> None:
+    """Change your password. Your other login sessions end; this one goes on."""
+    user = session.get(User, principal.user_id) if principal.user_id is not None else None
+    if user is None or principal.session_id is None:
+        raise Unprocessable("only a person logged in with a password can change it (not an API token)")
+    if not verify_password(user.password_hash, body.current_password):
+        raise Unprocessable("the current password is wrong", field="current_password")
+    if body.new_password == body.current_password:
+        raise Unprocessable("the new password is the current one", field="new_password")
+    bind_principal(session, principal)
+    set_password(session, user, body.new_password, keep_session=principal.session_id)
 
 
 class LoginSessionOut(BaseModel):

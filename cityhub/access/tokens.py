@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import jwt
-from sqlalchemy import func, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from cityhub.access.passwords import verify_password
@@ -128,6 +128,8 @@ def refresh_tokens(
 LOGOUT = "logout"
 REUSED = "refresh token reused"
 ENDED_BY_USER = "ended by its user"
+PASSWORD_CHANGED = "password changed"
+ACCOUNT_DISABLED = "account disabled"
 
 
 def end_session(session: Session, login: LoginSession, reason: str) -> None:
@@ -142,19 +144,17 @@ def end_session(session: Session, login: LoginSession, reason: str) -> None:
     )
 
 
-def end_sessions(session: Session, user_id: int, reason: str) -> int:
-    """End every open session of a user (and revoke refresh tokens issued before sessions existed)."""
+def end_sessions(session: Session, user_id: int, reason: str, *, keep: int | None = None) -> int:
+    """End every open session of a user but ``keep`` (and revoke refresh tokens issued before sessions
+    existed); how many ended."""
     now = clock.now()
-    ended = session.execute(
-        update(LoginSession)
-        .where(LoginSession.user_id == user_id, LoginSession.ended_at.is_(None))
-        .values(ended_at=now, end_reason=reason)
-    )
-    session.execute(
-        update(RefreshToken)
-        .where(RefreshToken.user_id == user_id, RefreshToken.revoked_at.is_(None))
-        .values(revoked_at=now)
-    )
+    sessions = [LoginSession.user_id == user_id, LoginSession.ended_at.is_(None)]
+    refresh = [RefreshToken.user_id == user_id, RefreshToken.revoked_at.is_(None)]
+    if keep is not None:
+        sessions.append(LoginSession.id != keep)
+        refresh.append(or_(RefreshToken.session_id.is_(None), RefreshToken.session_id != keep))
+    ended = session.execute(update(LoginSession).where(*sessions).values(ended_at=now, end_reason=reason))
+    session.execute(update(RefreshToken).where(*refresh).values(revoked_at=now))
     return int(getattr(ended, "rowcount", 0) or 0)
 
 

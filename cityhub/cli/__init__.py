@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from sqlalchemy import select
@@ -29,6 +29,9 @@ from cityhub.kit.errors import CityHubError
 from cityhub.kit.migrate import upgrade
 from cityhub.kit.settings import Settings, get_settings
 from cityhub.kit.timeutil import local_to_utc
+
+if TYPE_CHECKING:
+    from cityhub.models.org import User
 
 app = typer.Typer(
     help="cityhub — city operations and governance hub (城市运行和治理智能中枢)", no_args_is_help=True
@@ -377,6 +380,49 @@ def users_create(
             area_id=area_id,
         )
     typer.echo(f"created user {user.username} ({role_value.label})")
+
+
+@users_app.command("disable")
+def users_disable(username: str) -> None:
+    """Disable a user (someone who left): they cannot log in, and their sessions end now."""
+    _set_active(username, False)
+    typer.echo(f"disabled {username}; their sessions have ended")
+
+
+@users_app.command("enable")
+def users_enable(username: str) -> None:
+    """Let a disabled user log in again."""
+    _set_active(username, True)
+    typer.echo(f"enabled {username}")
+
+
+def _set_active(username: str, active: bool) -> None:
+    from cityhub.org import service as org
+
+    with system_session() as session:
+        org.update_user(session, SYSTEM, _user_named(session, username), active=active)
+
+
+@users_app.command("password")
+def users_password(
+    username: str,
+    password: Annotated[str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True)],
+) -> None:
+    """Give a user a new password; every session of theirs ends."""
+    from cityhub.org import service as org
+
+    with system_session() as session:
+        org.set_password(session, _user_named(session, username), password)
+    typer.echo(f"new password set for {username}; their sessions have ended")
+
+
+def _user_named(session: Session, username: str) -> User:
+    from cityhub.models.org import User
+
+    user = session.scalar(select(User).where(User.username == username))
+    if user is None:
+        raise fail(f"no user {username}")
+    return user
 
 
 @users_app.command("token")

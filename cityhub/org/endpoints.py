@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, status
+from typing import Annotated
+
+from fastapi import APIRouter, Path, status
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from cityhub.access import policy
 from cityhub.access.deps import PrincipalDep, SessionDep
 from cityhub.audit.hooks import bind_principal
+from cityhub.kit.errors import NotFound
 from cityhub.kit.text import Input
 from cityhub.models.org import Department, DepartmentKind, Role, User
 from cityhub.org import service
@@ -41,6 +44,21 @@ class UserIn(Input):
     display_name: str | None = Field(None, max_length=100)
     department_id: int | None = None
     area_id: int | None = None
+
+
+class UserPatch(Input):
+    """What an administrator changes about a user; a field left out stays as it is, ``null`` for a department
+    or an area removes it."""
+
+    display_name: str | None = Field(None, min_length=1, max_length=100)
+    role: Role | None = None
+    department_id: int | None = Field(None, ge=1, le=2**63 - 1)
+    area_id: int | None = Field(None, ge=1, le=2**63 - 1)
+    active: bool | None = Field(None, description="false: the user cannot log in, and their sessions end now")
+
+
+class PasswordIn(Input):
+    password: str = Field(min_length=8, max_length=200)
 
 
 class UserOut(BaseModel):
@@ -86,3 +104,43 @@ def create_user(body: UserIn, principal: PrincipalDep, session: SessionDep) -> U
     bind_principal(session, principal)
     user = service.create_user(session, **body.model_dump())
     return UserOut.model_validate(user, from_attributes=True)
+
+
+UserId = Annotated[int, Path(ge=1, le=2**63 - 1, description="the user's id")]
+
+
+def _user(session: SessionDep, user_id: int) -> User:
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFound(f"no user {user_id}")
+    return user
+
+
+@router.patch("/users/{user_id}", response_model=UserOut)
+def update_user(user_id: UserId, body: UserPatch, principal: PrincipalDep, session: SessionDep) -> UserOut:
+    """Change a user's name, role, department or area, or disable them (someone who left): a disabled user's
+    sessions end at once. The hub keeps at least one active administrator."""
+    policy.authorize(principal, "users.manage")
+    bind_principal(session, principal)
+    sent = body.model_fields_set
+    user = service.update_user(
+        session,
+        principal,
+        _user(session, user_id),
+        display_name=body.display_name,
+        role=body.role,
+        department_id=body.department_id,
+        area_id=body.area_id,
+        active=body.active,
+        clear=frozenset(f for f in ("department_id", "area_id") if f in sent and getattr(body, f) is None),
+    )
+    return UserOut.model_validate(user, from_attributes=True)
+
+
+@router.post("/users/{user_id}/password", status_code=status.HTTP_204_NO_CONTENT)
+def reset_password(user_id: UserId, body: PasswordIn, principal: PrincipalDep, session: SessionDep) -> None:
+    """Give a user a new password (they forgot theirs); every session of theirs ends."""
+    policy.authorize(principal, "users.manage")
+    bind_principal(session, principal)
+    user = _user(session, user_id)
+    service.set_password(session, user, body.password)

@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from cityhub.access import tokens
 from cityhub.access.passwords import hash_password
 from cityhub.access.principal import Principal
 from cityhub.kit.cache import PerDatabase
@@ -156,8 +157,55 @@ def create_user(
     return user
 
 
-def set_password(session: Session, user: User, password: str) -> None:
+def set_password(session: Session, user: User, password: str, *, keep_session: int | None = None) -> None:
+    """A new password; every login session of the user ends (but ``keep_session``, the one that changed
+    it), so whoever knew the old one is out at once."""
     if len(password) < MIN_PASSWORD_LENGTH:
         raise Unprocessable(f"the password must have at least {MIN_PASSWORD_LENGTH} characters")
     user.password_hash = hash_password(password)
     session.flush()
+    tokens.end_sessions(session, user.id, tokens.PASSWORD_CHANGED, keep=keep_session)
+
+
+def update_user(
+    session: Session,
+    actor: Principal,
+    user: User,
+    *,
+    display_name: str | None = None,
+    role: Role | None = None,
+    department_id: int | None = None,
+    area_id: int | None = None,
+    active: bool | None = None,
+    clear: frozenset[str] = frozenset(),
+) -> User:
+    """Change a user's name, role, department, area (``clear`` names the last two to empty) or whether
+    they may log in. A disabled user's sessions end at once; the change applies to their next request.
+    No change may leave the hub without an active administrator, nor lock the actor out."""
+    new_role = role or user.role
+    new_department = None if "department_id" in clear else (department_id or user.department_id)
+    new_area = None if "area_id" in clear else (area_id or user.area_id)
+    new_active = user.active if active is None else active
+    if department_id is not None and session.get(Department, department_id) is None:
+        raise Unprocessable(f"department {department_id} does not exist")
+    if area_id is not None and session.get(Area, area_id) is None:
+        raise Unprocessable(f"area {area_id} does not exist")
+    if new_role is Role.HANDLER and new_department is None:
+        raise Unprocessable("a department handler needs a department")
+    if user.id == actor.user_id and (not new_active or new_role is not user.role):
+        raise Conflict("you cannot disable your own account or change your own role: ask another admin")
+    if user.role is Role.ADMIN and user.active and (new_role is not Role.ADMIN or not new_active):
+        others = session.scalar(
+            select(func.count(User.id)).where(User.role == Role.ADMIN, User.active, User.id != user.id)
+        )
+        if not others:
+            raise Conflict(f"{user.username} is the last active administrator: make another one first")
+    if display_name is not None:
+        user.display_name = display_name
+    user.role, user.department_id, user.area_id = new_role, new_department, new_area
+    if new_active != user.active:
+        user.active = new_active
+        if not new_active:
+            tokens.end_sessions(session, user.id, tokens.ACCOUNT_DISABLED)
+    session.flush()
+    return user

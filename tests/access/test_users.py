@@ -1,0 +1,175 @@
+"""Managing users: disable someone who left (their sessions end at once), reset or change a password, change a
+role — and never leave the hub without an administrator."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from typer.testing import CliRunner
+
+from cityhub.access.tokens import create_api_token
+from cityhub.cli import app
+from cityhub.kit.settings import get_settings
+from cityhub.models.audit import AuditLog
+from cityhub.models.org import LoginSession, User
+from tests.factories import PASSWORD, build_city, login
+
+NEW_PASSWORD = "another-long-password"
+
+
+def _login(client: TestClient, username: str, password: str = PASSWORD) -> dict[str, str]:
+    response = client.post("/api/v1/auth/login", json={"username": username, "password": password})
+    assert response.status_code == 200, response.text
+    return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+
+def _me(client: TestClient, headers: dict[str, str]) -> int:
+    return client.get("/api/v1/auth/me", headers=headers).status_code
+
+
+def test_a_disabled_user_is_out_at_once_and_back_when_enabled(client: TestClient, session: Session) -> None:
+    city = build_city(session)
+    handler = _login(client, "roads_handler")
+    admin = login(client, "admin")
+    uid = city.users["roads_handler"].id
+    disabled = client.patch(f"/api/v1/users/{uid}", json={"active": False}, headers=admin)
+    assert disabled.status_code == 200 and disabled.json()["active"] is False
+    assert _me(client, handler) == 401  # the token they hold, not only the next login
+    refused = client.post("/api/v1/auth/login", json={"username": "roads_handler", "password": PASSWORD})
+    assert refused.status_code == 401
+    audit = session.scalars(
+        select(AuditLog).where(AuditLog.object_type == "users", AuditLog.object_id == str(uid))
+    ).all()
+    assert [(a.actor, a.action, a.changes.get("active")) for a in audit][-1] == (
+        "admin",
+        "update",
+        [True, False],
+    )
+    assert client.patch(f"/api/v1/users/{uid}", json={"active": True}, headers=admin).status_code == 200
+    assert _me(client, handler) == 401  # enabled again, but the sessions from before stay ended
+    assert _me(client, _login(client, "roads_handler")) == 200
+
+
+def test_role_department_and_area_change_and_are_checked(client: TestClient, session: Session) -> None:
+    city = build_city(session)
+    admin = login(client, "admin")
+    uid = city.users["dispatcher"].id
+    url = f"/api/v1/users/{uid}"
+    no_department = client.patch(url, json={"role": "handler"}, headers=admin)
+    assert no_department.status_code == 422 and "needs a department" in no_department.json()["detail"]
+    unknown = client.patch(url, json={"role": "handler", "department_id": 999999}, headers=admin)
+    assert unknown.status_code == 422 and "999999" in unknown.json()["detail"]
+    moved = client.patch(
+        url,
+        json={"role": "handler", "department_id": city.departments["roads"].id, "area_id": None},
+        headers=admin,
+    ).json()
+    assert (moved["role"], moved["department_id"], moved["area_id"]) == (
+        "handler",
+        city.departments["roads"].id,
+        None,
+    )
+    # The next request acts in the new role: the roads department's events, not the city's dispatch desk.
+    assert client.get("/api/v1/auth/me", headers=_login(client, "dispatcher")).json()["role"] == "handler"
+    assert (
+        client.patch(url, json={"display_name": "王"}, headers=login(client, "dispatcher")).status_code == 403
+    )
+    assert client.patch("/api/v1/users/999999", json={"active": False}, headers=admin).status_code == 404
+    assert client.patch(url, json={"role": "emperor"}, headers=admin).status_code == 422
+
+
+def test_the_hub_keeps_an_administrator_and_no_one_locks_themselves_out(
+    client: TestClient, session: Session
+) -> None:
+    city = build_city(session)
+    admin = login(client, "admin")
+    me = city.users["admin"].id
+    own = client.patch(f"/api/v1/users/{me}", json={"active": False}, headers=admin)
+    assert own.status_code == 409 and "your own" in own.json()["detail"]
+    steward = city.users["steward"].id
+    assert client.patch(f"/api/v1/users/{steward}", json={"role": "admin"}, headers=admin).status_code == 200
+    second = _login(client, "steward")
+    last = client.patch(f"/api/v1/users/{me}", json={"role": "dispatcher", "area_id": None}, headers=second)
+    assert last.status_code == 200  # the steward is an administrator now, so the first one may step down
+    alone = client.patch(f"/api/v1/users/{steward}", json={"active": False}, headers=second)
+    assert alone.status_code == 409  # their own account, and the last administrator
+    assert session.scalar(select(User.active).where(User.id == steward)) is True
+
+
+def test_a_reset_password_ends_every_session_of_the_user(client: TestClient, session: Session) -> None:
+    city = build_city(session)
+    old = _login(client, "grid_worker")
+    admin = login(client, "admin")
+    uid = city.users["grid_worker"].id
+    short = client.post(f"/api/v1/users/{uid}/password", json={"password": "short"}, headers=admin)
+    assert short.status_code == 422
+    reset = client.post(f"/api/v1/users/{uid}/password", json={"password": NEW_PASSWORD}, headers=admin)
+    assert reset.status_code == 204
+    assert _me(client, old) == 401
+    assert (
+        client.post("/api/v1/auth/login", json={"username": "grid_worker", "password": PASSWORD}).status_code
+        == 401
+    )
+    assert _me(client, _login(client, "grid_worker", NEW_PASSWORD)) == 200
+    ended = session.scalars(select(LoginSession.end_reason).where(LoginSession.user_id == uid)).all()
+    assert "password changed" in ended
+
+
+def test_changing_your_password_keeps_this_session_and_ends_the_others(
+    client: TestClient, session: Session
+) -> None:
+    city = build_city(session)
+    here, elsewhere = _login(client, "supervisor"), _login(client, "supervisor")
+    url = "/api/v1/auth/password"
+    wrong = client.post(url, json={"current_password": "not-it", "new_password": NEW_PASSWORD}, headers=here)
+    assert wrong.status_code == 422 and "current password" in wrong.json()["detail"]
+    same = client.post(url, json={"current_password": PASSWORD, "new_password": PASSWORD}, headers=here)
+    assert same.status_code == 422
+    assert _me(client, elsewhere) == 200  # nothing changed yet
+    changed = client.post(
+        url, json={"current_password": PASSWORD, "new_password": NEW_PASSWORD}, headers=here
+    )
+    assert changed.status_code == 204
+    assert _me(client, here) == 200 and _me(client, elsewhere) == 401
+    assert _me(client, _login(client, "supervisor", NEW_PASSWORD)) == 200
+    _, secret = create_api_token(session, city.users["admin"], "gateway")
+    session.flush()
+    token = {"Authorization": f"Bearer {secret}"}
+    machine = client.post(
+        url, json={"current_password": PASSWORD, "new_password": NEW_PASSWORD}, headers=token
+    )
+    assert machine.status_code == 422
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("CITYHUB_MODE", "development")
+    monkeypatch.setenv("CITYHUB_DATA_DIR", str(tmp_path))
+    monkeypatch.delenv("CITYHUB_DATABASE_URL", raising=False)
+    get_settings.cache_clear()
+    return tmp_path
+
+
+def test_the_cli_disables_enables_and_resets_a_password(data_dir: Path) -> None:
+    runner = CliRunner()
+    try:
+        created = runner.invoke(app, ["users", "create", "ops", "--role", "admin", "--password", PASSWORD])
+        assert created.exit_code == 0, created.output
+        made = runner.invoke(app, ["users", "create", "li", "--role", "citizen", "--password", PASSWORD])
+        assert made.exit_code == 0, made.output
+        disabled = runner.invoke(app, ["users", "disable", "li"])
+        assert disabled.exit_code == 0 and "sessions have ended" in disabled.output
+        assert runner.invoke(app, ["users", "disable", "nobody"]).exit_code == 2
+        assert runner.invoke(app, ["users", "enable", "li"]).exit_code == 0
+        reset = runner.invoke(app, ["users", "password", "li", "--password", NEW_PASSWORD])
+        assert reset.exit_code == 0, reset.output
+        short = runner.invoke(app, ["users", "password", "li", "--password", "short"])
+        assert short.exit_code == 2 and "at least 8" in short.output
+        last = runner.invoke(app, ["users", "disable", "ops"])
+        assert last.exit_code == 2 and "last active administrator" in last.output
+    finally:
+        get_settings.cache_clear()
