@@ -408,6 +408,37 @@ def test_the_reporter_is_shown_in_full_only_when_asked_for_with_a_purpose(page: 
     assert [(r["actor"], r["purpose"]) for r in reads] == [("dispatcher", "核实现场情况")]
 
 
+def test_a_user_changes_their_password_and_ends_another_session(
+    browser: Browser, page: Page, hub: Hub
+) -> None:
+    other = httpx.post(
+        f"{hub.url}/api/v1/auth/login",
+        json={"username": "steward", "password": PASSWORD},
+        headers={"User-Agent": "another computer"},
+        timeout=10,
+    ).json()
+    login(page, hub, "steward")
+    page.click("[data-user='steward']")
+    rows = page.locator("[data-panel='sessions'] tbody tr")
+    expect(rows.filter(has_text="another computer")).to_have_count(1)
+    expect(page.locator("[data-panel='sessions'] tr[data-current='true']")).to_have_count(1)
+    page.fill("#p-current", PASSWORD)
+    page.fill("#p-new", "a-new-long-password")
+    page.fill("#p-again", "a-new-long-password")
+    shot(page, "16-account")
+    page.click(".password-form button[type='submit']")
+    expect(page.locator(".password-form .form-status")).to_contain_text("密码已修改")
+    expect(rows.filter(has_text="another computer")).to_have_count(0)  # that session ended
+    me = httpx.get(f"{hub.url}/api/v1/auth/me", headers={"Authorization": f"Bearer {other['access_token']}"})
+    assert me.status_code == 401
+    # The page goes on working in this session; put the password back for the other tests.
+    page.fill("#p-current", "a-new-long-password")
+    page.fill("#p-new", PASSWORD)
+    page.fill("#p-again", PASSWORD)
+    page.click(".password-form button[type='submit']")
+    expect(page.locator(".password-form .form-status")).to_contain_text("密码已修改")
+
+
 def test_an_event_raised_from_a_sensor_alert_charts_the_readings(page: Page, hub: Hub) -> None:
     created = api(
         hub,

@@ -8,6 +8,7 @@ import { liveState, onLiveState, startLive, stopLive } from "./live";
 import { forgetRefdata } from "./refdata";
 import { navigate, onRoute, render, route, type Cleanup, type View } from "./router";
 import { navFor, PATHS, session } from "./session";
+import { accountView } from "./views/account";
 import { alertsView } from "./views/alerts";
 import { auditView } from "./views/audit";
 import { catalogView } from "./views/catalog";
@@ -36,6 +37,7 @@ route(/^\/events\/(\d+)$/, eventDetailView);
 route(/^\/audit$/, auditView);
 route(/^\/report$/, reportView);
 route(/^\/catalog$/, catalogView);
+route(/^\/account$/, accountView);
 
 onRoute((view, params) => void show(view, params));
 onLangChange(() => current && void show(current.view, current.params));
@@ -122,7 +124,11 @@ function shell(): HTMLElement {
         { type: "button", class: "btn small", on: { click: () => setLang(currentLang() === "zh" ? "en" : "zh") } },
         t("language"),
       ),
-      h("span", { class: "who", "data-user": me.username }, `${me.username} · ${code("role", me.role)}`),
+      h(
+        "a",
+        { class: "who", href: "/account", "data-link": true, "data-user": me.username, title: t("my_account") },
+        `${me.username} · ${code("role", me.role)}`,
+      ),
       h(
         "button",
         {

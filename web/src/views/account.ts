@@ -1,0 +1,131 @@
+// 我的账号: change your password (your other sessions end) and see where you are logged in, ending a
+// session you do not recognise or all of them.
+
+import { ApiError, api, logout } from "../api";
+import { toast } from "../components/toast";
+import { fmtTime, h, replace } from "../dom";
+import { t } from "../i18n";
+import { navigate } from "../router";
+import { session } from "../session";
+
+interface LoginSession {
+  id: number;
+  started_at: string;
+  refreshed_at: string | null;
+  client: string | null;
+  current: boolean;
+}
+
+export function accountView(root: HTMLElement): void {
+  const list = h("div", { class: "list", "data-panel": "sessions" }, t("loading"));
+  const loadSessions = async () => {
+    try {
+      const rows = await api<LoginSession[]>("/api/v1/auth/sessions");
+      replace(
+        list,
+        h(
+          "table",
+          { class: "sessions" },
+          h("thead", null, h("tr", null, [t("client"), t("started_at"), t("last_used"), ""].map((c) => h("th", { scope: "col" }, c)))),
+          h(
+            "tbody",
+            null,
+            rows.map((s) =>
+              h(
+                "tr",
+                { "data-session": s.id, "data-current": String(s.current) },
+                h("td", null, s.client ?? "—"),
+                h("td", null, fmtTime(s.started_at)),
+                h("td", null, fmtTime(s.refreshed_at ?? s.started_at)),
+                h(
+                  "td",
+                  null,
+                  s.current
+                    ? h("span", { class: "badge ok" }, t("this_session"))
+                    : h("button", { type: "button", class: "btn small", on: { click: () => void end(s.id) } }, t("end_session")),
+                ),
+              ),
+            ),
+          ),
+        ),
+      );
+    } catch (err) {
+      replace(list, err instanceof ApiError ? err.detail : String(err));
+    }
+  };
+  const end = async (id: number) => {
+    try {
+      await api(`/api/v1/auth/sessions/${id}`, { method: "DELETE" });
+      toast(t("done"));
+      await loadSessions();
+    } catch (err) {
+      toast(err instanceof ApiError ? err.detail : String(err), "error");
+    }
+  };
+
+  const current = h("input", { id: "p-current", type: "password", autocomplete: "current-password", required: true });
+  const next = h("input", { id: "p-new", type: "password", autocomplete: "new-password", minlength: 8, required: true });
+  const again = h("input", { id: "p-again", type: "password", autocomplete: "new-password", minlength: 8, required: true });
+  const status = h("p", { class: "form-status", role: "status" });
+  const form = h(
+    "form",
+    {
+      class: "password-form",
+      on: {
+        submit: async (e: Event) => {
+          e.preventDefault();
+          if (next.value !== again.value) {
+            status.textContent = t("passwords_differ");
+            again.focus();
+            return;
+          }
+          try {
+            await api("/api/v1/auth/password", {
+              method: "POST",
+              body: { current_password: current.value, new_password: next.value },
+            });
+            form.reset();
+            status.textContent = t("password_changed");
+            await loadSessions();
+          } catch (err) {
+            status.textContent = `${t("failed")}: ${err instanceof ApiError ? err.detail : String(err)}`;
+          }
+        },
+      },
+    },
+    h("div", { class: "field" }, h("label", { for: "p-current" }, t("current_password")), current),
+    h("div", { class: "field" }, h("label", { for: "p-new" }, t("new_password")), next),
+    h("div", { class: "field" }, h("label", { for: "p-again" }, t("new_password_again")), again),
+    h("button", { type: "submit", class: "btn primary" }, t("change_password")),
+    status,
+  );
+  const everywhere = h(
+    "button",
+    {
+      type: "button",
+      class: "btn",
+      "data-action": "logout-everywhere",
+      on: {
+        click: async () => {
+          try {
+            await api("/api/v1/auth/logout", { method: "POST", query: { everywhere: true } });
+          } finally {
+            await logout().catch(() => undefined);
+            session.me = null;
+            navigate("/login", true);
+          }
+        },
+      },
+    },
+    t("logout_everywhere"),
+  );
+  root.append(
+    h(
+      "section",
+      { class: "page two" },
+      h("div", null, h("h1", null, t("change_password")), form),
+      h("div", null, h("h1", null, t("my_sessions")), list, everywhere),
+    ),
+  );
+  void loadSessions();
+}
