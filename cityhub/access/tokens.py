@@ -158,6 +158,19 @@ def end_sessions(session: Session, user_id: int, reason: str, *, keep: int | Non
     return int(getattr(ended, "rowcount", 0) or 0)
 
 
+def still_open(session: Session, user_id: int | None, session_id: int | None) -> bool:
+    """Whether a principal resolved earlier may still act: its user is active and, for an access token,
+    its login session has not ended (a long-lived connection asks this now and then)."""
+    if user_id is None:
+        return True
+    query = select(User.active).where(User.id == user_id)
+    if session_id is not None:
+        query = query.join(LoginSession, LoginSession.user_id == User.id).where(
+            LoginSession.id == session_id, LoginSession.ended_at.is_(None)
+        )
+    return bool(session.scalar(query))
+
+
 def open_sessions(session: Session, settings: Settings, user_id: int) -> list[LoginSession]:
     """The user's sessions that can still be used: not ended, refreshed (or started) within the
     refresh tokens' lifetime; the most recent first."""

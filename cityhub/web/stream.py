@@ -8,7 +8,8 @@ asks the database, in one query per kind, which of those events and alerts its p
 (``policy.readable_events``, ``policy.readable_alerts``); the rest is dropped.
 
 A stream ends by itself when the access token expires (the browser refreshes its token and reconnects),
-after at most an hour, and when the server is shutting down (uvicorn waits for open responses before it
+within ``SESSION_CHECK_SECONDS`` of a logout or of its user being disabled, after at most an hour, and when
+the server is shutting down (uvicorn waits for open responses before it
 stops, and an event stream never ends on its own).
 """
 
@@ -29,7 +30,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
-from cityhub.access import policy
+from cityhub.access import policy, tokens
 from cityhub.access.principal import Principal
 from cityhub.kit.bus import Bus
 from cityhub.models.event import Event
@@ -41,6 +42,8 @@ TICK_SECONDS = 1.0
 QUEUE_LIMIT = 1_000
 RETRY_MS = 3_000
 MAX_STREAM_SECONDS = 3_600.0
+# How often a stream asks whether its login session is still open: a logout ends it within this.
+SESSION_CHECK_SECONDS = 15.0
 
 _closing = threading.Event()
 
@@ -183,6 +186,12 @@ async def relay(
         with session_factory() as session:
             return visible(session, principal, batch)
 
+    def still_open() -> bool:
+        with session_factory() as session:
+            return tokens.still_open(session, principal.user_id, principal.session_id)
+
+    checked_at = time.monotonic()
+
     try:
         yield f"retry: {RETRY_MS}\n" + frame("hello", {"user": principal.username, "role": principal.role})
         while now() < ends and not _closing.is_set() and not _server_exiting():
@@ -199,6 +208,11 @@ async def relay(
             elif time.monotonic() - quiet_since >= KEEPALIVE_SECONDS:
                 quiet_since = time.monotonic()
                 yield ": keep-alive\n\n"  # a comment line: keeps proxies from closing an idle stream
+            if time.monotonic() - checked_at >= SESSION_CHECK_SECONDS:
+                checked_at = time.monotonic()
+                if not await run_in_threadpool(still_open):
+                    yield frame("bye", {"reason": "logged out or account disabled; log in again"})
+                    return
         yield frame("bye", {"reason": "token expired or server stopping; reconnect"})
     finally:
         subscription.close()

@@ -17,6 +17,7 @@ from cityhub.access.principal import Principal
 from cityhub.events import service as events
 from cityhub.events.schemas import EventIn, LocationIn
 from cityhub.org.service import principal_for
+from cityhub.web import stream
 from cityhub.web.stream import Message, visible
 from tests.factories import PASSWORD, City, build_city
 from tests.web.live_server import Hub, database, serve
@@ -134,3 +135,20 @@ def test_a_new_event_reaches_the_streams_that_may_read_it(hub: Hub) -> None:
     finally:
         dispatcher.stop()
         handler.stop()
+
+
+def test_a_stream_ends_soon_after_its_session_is_logged_out(
+    hub: Hub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(stream, "SESSION_CHECK_SECONDS", 0.5)
+    token = _token(hub, "supervisor")
+    listener = Listener(f"{hub.url}/api/v1/stream?access_token={token}")
+    try:
+        listener.wait_for("hello")
+        time.sleep(1.5)  # checked, and still open
+        assert "bye" not in listener.topics()
+        logout = httpx.post(f"{hub.url}/api/v1/auth/logout", headers={"Authorization": f"Bearer {token}"})
+        assert logout.status_code == 204
+        assert "logged out" in listener.wait_for("bye", timeout=10)["data"]["reason"]
+    finally:
+        listener.stop()
