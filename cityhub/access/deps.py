@@ -10,7 +10,7 @@ from sqlalchemy import and_, bindparam, select
 from sqlalchemy.orm import Session
 
 from cityhub.access.principal import Principal
-from cityhub.access.tokens import API_TOKEN_PREFIX, decode_access_token, user_for_api_token
+from cityhub.access.tokens import API_TOKEN_PREFIX, AccessClaims, decode_access_token, user_for_api_token
 from cityhub.kit import cache
 from cityhub.kit.errors import Unauthorized
 from cityhub.kit.http import get_session
@@ -45,7 +45,11 @@ def current_principal(
     token = credentials.credentials
     if token.startswith(API_TOKEN_PREFIX):
         return principal_for(session, user_for_api_token(session, token))
-    claims = decode_access_token(app_settings(request), token)
+    return principal_of(session, decode_access_token(app_settings(request), token))
+
+
+def principal_of(session: Session, claims: AccessClaims) -> Principal:
+    """The principal a verified token names, if its user is active and its login session open."""
     found = session.execute(_PRINCIPAL, {"user_id": claims.user_id, "sid": claims.session_id}).first()
     if found is None or not found.active:
         raise Unauthorized("the account is disabled or no longer exists")

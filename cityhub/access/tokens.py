@@ -187,20 +187,45 @@ def open_sessions(session: Session, settings: Settings, user_id: int) -> list[Lo
 
 
 def decode_access_token(settings: Settings, token: str) -> AccessClaims:
+    return _decode(settings, token, "access", "the access token")
+
+
+# A stream ticket lets a browser open the live stream (EventSource cannot send headers) without putting its
+# access token in a URL, where server and proxy logs would keep it: good for one minute and only there.
+STREAM_TICKET_SECONDS = 60
+
+
+def issue_stream_ticket(settings: Settings, user_id: int, session_id: int) -> str:
+    now = clock.now()
+    claims = {
+        "sub": str(user_id),
+        "sid": session_id,
+        "typ": "stream",
+        "iat": now,
+        "exp": now + timedelta(seconds=STREAM_TICKET_SECONDS),
+    }
+    return jwt.encode(claims, settings.key, algorithm=_ALGORITHM)
+
+
+def decode_stream_ticket(settings: Settings, ticket: str) -> AccessClaims:
+    return _decode(settings, ticket, "stream", "the stream ticket")
+
+
+def _decode(settings: Settings, token: str, kind: str, what: str) -> AccessClaims:
     try:
         claims = jwt.decode(
             token, settings.key, algorithms=[_ALGORITHM], options={"require": ["exp", "sub", "sid"]}
         )
     except jwt.ExpiredSignatureError as exc:
-        raise Unauthorized("the access token has expired; refresh it") from exc
+        raise Unauthorized(f"{what} has expired; refresh it") from exc
     except jwt.PyJWTError as exc:
-        raise Unauthorized("the access token is not valid; log in again") from exc
-    if claims.get("typ") != "access":
-        raise Unauthorized("not an access token")
+        raise Unauthorized(f"{what} is not valid; log in again") from exc
+    if claims.get("typ") != kind:
+        raise Unauthorized(f"not {what}")
     try:
         return AccessClaims(int(claims["sub"]), int(claims["sid"]))
     except (TypeError, ValueError) as exc:
-        raise Unauthorized("the access token is not valid") from exc
+        raise Unauthorized(f"{what} is not valid") from exc
 
 
 def create_api_token(

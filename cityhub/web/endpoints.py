@@ -12,15 +12,23 @@ from fastapi.responses import Response, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.routing import Match
 
-from cityhub.access.deps import PrincipalDep, SessionDep, SettingsDep, current_principal
+from cityhub.access import tokens
+from cityhub.access.deps import (
+    PrincipalDep,
+    SessionDep,
+    SettingsDep,
+    app_settings,
+    current_principal,
+    principal_of,
+)
 from cityhub.access.principal import Principal
 from cityhub.access.tokens import API_TOKEN_PREFIX
 from cityhub.events.schemas import EventPage
 from cityhub.kit import bus as kit_bus
-from cityhub.kit.errors import Unauthorized
+from cityhub.kit.errors import Unauthorized, Unprocessable
 from cityhub.kit.timeutil import clock
 from cityhub.web import sensors, service, stream
-from cityhub.web.schemas import MapOut, RelatedOut, SensorMapOut, SummaryOut, UiConfig
+from cityhub.web.schemas import MapOut, RelatedOut, SensorMapOut, StreamTicketOut, SummaryOut, UiConfig
 
 router = APIRouter(tags=["dashboard"])
 
@@ -144,15 +152,17 @@ def _stream_principal(
     request: Request,
     session: SessionDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-    access_token: Annotated[str | None, Query(max_length=2000)] = None,
+    ticket: Annotated[str | None, Query(max_length=2000)] = None,
 ) -> tuple[Principal, float | None]:
-    """The bearer token from the header or, for EventSource (which cannot set headers), ``access_token``."""
-    token = credentials.credentials if credentials else access_token
-    if not token:
-        raise Unauthorized("log in first: send 'Authorization: Bearer <token>' or ?access_token=<token>")
-    bearer = HTTPAuthorizationCredentials(scheme="Bearer", credentials=token)
-    principal = current_principal(request, session, bearer)
-    return principal, _expiry(token)
+    """The bearer token from the header or, for EventSource (which cannot set headers), a stream ticket."""
+    if ticket:
+        claims = tokens.decode_stream_ticket(app_settings(request), ticket)
+        return principal_of(session, claims), None  # lives as long as its session (checked as it runs)
+    if credentials is None or not credentials.credentials:
+        raise Unauthorized(
+            "log in first: send 'Authorization: Bearer <token>', or ?ticket= from POST /api/v1/stream/ticket"
+        )
+    return current_principal(request, session, credentials), _expiry(credentials.credentials)
 
 
 def _expiry(token: str) -> float | None:
@@ -164,6 +174,16 @@ def _expiry(token: str) -> float | None:
     return float(exp) if isinstance(exp, int | float) else None
 
 
+@router.post("/stream/ticket", response_model=StreamTicketOut)
+def stream_ticket(principal: PrincipalDep, settings: SettingsDep) -> StreamTicketOut:
+    """A ticket to open the live stream from a browser: `GET /api/v1/stream?ticket=…` within a minute.
+    EventSource cannot send an Authorization header, and an access token in a URL ends up in logs."""
+    if principal.user_id is None or principal.session_id is None:
+        raise Unprocessable("machine clients open the stream with their Authorization header, not a ticket")
+    ticket = tokens.issue_stream_ticket(settings, principal.user_id, principal.session_id)
+    return StreamTicketOut(ticket=ticket, expires_in=tokens.STREAM_TICKET_SECONDS)
+
+
 @router.get("/stream", include_in_schema=False)
 def live_stream(
     request: Request, who: Annotated[tuple[Principal, float | None], Depends(_stream_principal)]
@@ -171,9 +191,9 @@ def live_stream(
     """Server-sent events (text/event-stream). Every message is ``data: {"topic": …, "data": …}``:
     ``events.<action>`` with ``{"id","number","action","status"}`` for each change to an event the principal
     may read, ``alerts.<action>`` for alerts it may read, ``hello`` first, ``resync`` when the browser should
-    reload its view, ``bye`` before the stream ends (token expiry, at most an hour, or shutdown; reconnect
-    with a fresh token). Authenticate with the Authorization header or, from EventSource (which cannot send
-    headers), ``?access_token=<token>`` — keep such URLs out of access logs.
+    reload its view, ``bye`` before the stream ends (token expiry, logout, at most an hour, or shutdown;
+    reconnect with a fresh token). Authenticate with the Authorization header or, from EventSource (which
+    cannot send headers), ``?ticket=`` from ``POST /api/v1/stream/ticket``.
 
     Not in the OpenAPI schema: the stream never ends on its own, which OpenAPI clients cannot describe."""
     principal, expires_at = who

@@ -170,3 +170,8 @@ class SensorMapOut(BaseModel):
     kinds: dict[str, str] = Field(description="device type → its name")
     expected_s: dict[str, float] = Field(description="device type → expected reporting interval in seconds")
     generated_at: datetime
+
+
+class StreamTicketOut(BaseModel):
+    ticket: str
+    expires_in: int = Field(description="seconds the ticket may be used to open the stream")

@@ -65,22 +65,29 @@ def _token(hub: Hub, username: str) -> str:
     return token
 
 
+def _stream_url(hub: Hub, token: str) -> str:
+    """The stream as a browser opens it: with a ticket, not the access token, in the URL."""
+    answer = httpx.post(f"{hub.url}/api/v1/stream/ticket", headers={"Authorization": f"Bearer {token}"})
+    assert answer.status_code == 200, answer.text
+    return f"{hub.url}/api/v1/stream?ticket={answer.json()['ticket']}"
+
+
 class Listener:
     """Reads a stream in a thread and keeps the messages."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, headers: dict[str, str] | None = None) -> None:
         self.messages: list[dict[str, Any]] = []
         self.status: int | None = None
         self.ready = threading.Event()
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, args=(url,), daemon=True)
+        self._thread = threading.Thread(target=self._run, args=(url, headers or {}), daemon=True)
         self._thread.start()
         assert self.ready.wait(30), "the stream did not answer"
 
-    def _run(self, url: str) -> None:
+    def _run(self, url: str, headers: dict[str, str]) -> None:
         with (
             httpx.Client(timeout=httpx.Timeout(30.0)) as client,
-            client.stream("GET", url) as response,
+            client.stream("GET", url, headers=headers) as response,
         ):
             self.status = response.status_code
             self.ready.set()
@@ -110,12 +117,21 @@ def test_the_stream_needs_a_token(hub: Hub) -> None:
     response = httpx.get(f"{hub.url}/api/v1/stream", timeout=30)
     assert response.status_code == 401
     assert response.headers["content-type"].startswith("application/problem+json")
-    assert httpx.get(f"{hub.url}/api/v1/stream?access_token=forged", timeout=30).status_code == 401
+    assert httpx.get(f"{hub.url}/api/v1/stream?ticket=forged", timeout=30).status_code == 401
+    # An access token is not a ticket (nor the other way round), and the URL no longer takes access tokens.
+    token = _token(hub, "dispatcher")
+    assert httpx.get(f"{hub.url}/api/v1/stream?ticket={token}", timeout=30).status_code == 401
+    assert httpx.get(f"{hub.url}/api/v1/stream?access_token={token}", timeout=30).status_code == 401
+    ticket = _stream_url(hub, token).split("ticket=")[1]
+    me = httpx.get(f"{hub.url}/api/v1/auth/me", headers={"Authorization": f"Bearer {ticket}"})
+    assert me.status_code == 401
 
 
 def test_a_new_event_reaches_the_streams_that_may_read_it(hub: Hub) -> None:
-    dispatcher = Listener(f"{hub.url}/api/v1/stream?access_token={_token(hub, 'dispatcher')}")
-    handler = Listener(f"{hub.url}/api/v1/stream?access_token={_token(hub, 'police_handler')}")
+    dispatcher = Listener(_stream_url(hub, _token(hub, "dispatcher")))
+    handler = Listener(
+        f"{hub.url}/api/v1/stream", {"Authorization": f"Bearer {_token(hub, 'police_handler')}"}
+    )
     try:
         assert dispatcher.status == 200 and handler.status == 200
         dispatcher.wait_for("hello")
@@ -142,7 +158,8 @@ def test_a_stream_ends_soon_after_its_session_is_logged_out(
 ) -> None:
     monkeypatch.setattr(stream, "SESSION_CHECK_SECONDS", 0.5)
     token = _token(hub, "supervisor")
-    listener = Listener(f"{hub.url}/api/v1/stream?access_token={token}")
+    url = _stream_url(hub, token)
+    listener = Listener(url)
     try:
         listener.wait_for("hello")
         time.sleep(1.5)  # checked, and still open
@@ -150,5 +167,6 @@ def test_a_stream_ends_soon_after_its_session_is_logged_out(
         logout = httpx.post(f"{hub.url}/api/v1/auth/logout", headers={"Authorization": f"Bearer {token}"})
         assert logout.status_code == 204
         assert "logged out" in listener.wait_for("bye", timeout=10)["data"]["reason"]
+        assert httpx.get(url, timeout=30).status_code == 401  # its ticket, still within its minute
     finally:
         listener.stop()

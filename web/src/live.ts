@@ -1,8 +1,9 @@
-// The live stream (GET /api/v1/stream, server-sent events). EventSource cannot send headers, so the
-// access token travels as ?access_token=. When the stream ends (token expiry, server restart) or is
-// refused, the token is refreshed and the stream reopened.
+// The live stream (GET /api/v1/stream, server-sent events). EventSource cannot send headers, and an access
+// token in a URL would end up in server and proxy logs, so the stream opens with a one-minute ticket
+// (POST /api/v1/stream/ticket, which refreshes the tokens if needed). When the stream ends (token expiry,
+// logout elsewhere, server restart) or is refused, a new ticket opens it again.
 
-import { accessToken, refresh } from "./api";
+import { accessToken, api, refresh } from "./api";
 
 export interface LiveMessage {
   topic: string;
@@ -41,7 +42,7 @@ export function subscribe(listener: Listener): () => void {
 
 export function startLive(): void {
   wanted = true;
-  if (!source) open();
+  if (!source) void open();
 }
 
 export function stopLive(): void {
@@ -52,11 +53,18 @@ export function stopLive(): void {
   setState("closed");
 }
 
-function open(): void {
-  const token = accessToken();
-  if (!token || !wanted) return;
+async function open(): Promise<void> {
+  if (!accessToken() || !wanted) return;
   setState("connecting");
-  source = new EventSource(`/api/v1/stream?access_token=${encodeURIComponent(token)}`);
+  let ticket: string;
+  try {
+    ticket = (await api<{ ticket: string }>("/api/v1/stream/ticket", { method: "POST" })).ticket;
+  } catch {
+    if (accessToken()) reconnect(false); // the hub is away; a logged-out session has left the page already
+    return;
+  }
+  if (!wanted || source) return;
+  source = new EventSource(`/api/v1/stream?ticket=${encodeURIComponent(ticket)}`);
   source.onopen = () => {
     failures = 0;
     setState("open");
@@ -85,6 +93,6 @@ function reconnect(withRefresh: boolean): void {
   window.clearTimeout(retryTimer);
   retryTimer = window.setTimeout(async () => {
     if (withRefresh) await refresh();
-    open();
+    void open();
   }, delay);
 }
