@@ -240,7 +240,13 @@ def test_an_event_created_through_one_api_process_reaches_the_stream_of_another(
         serve(env, tmp_path / "one.log", "--workers", "1", "--no-worker") as one,
         serve(env, tmp_path / "two.log", "--workers", "1", "--no-worker") as two,
     ):
-        listener = Listener(f"{one.url}/api/v1/stream?access_token={_token(one.url, 'dispatcher')}")
+        # A ticket from one process opens the stream on the other: they share the signing key.
+        ticket = httpx.post(
+            f"{two.url}/api/v1/stream/ticket",
+            headers={"Authorization": f"Bearer {_token(two.url, 'dispatcher')}"},
+            timeout=30,
+        ).json()["ticket"]
+        listener = Listener(f"{one.url}/api/v1/stream?ticket={ticket}")
         try:
             listener.wait_for("hello")
             headers = {"Authorization": f"Bearer {_token(two.url, 'dispatcher')}"}
