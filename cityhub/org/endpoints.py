@@ -11,6 +11,8 @@ from sqlalchemy import select
 from cityhub.access import policy
 from cityhub.access.deps import PrincipalDep, SessionDep
 from cityhub.audit.hooks import bind_principal
+from cityhub.events.schemas import AreaRef, DepartmentRef
+from cityhub.geo import service as geo
 from cityhub.kit.errors import NotFound
 from cityhub.kit.text import Input
 from cityhub.models.org import Department, DepartmentKind, Role, User
@@ -68,7 +70,26 @@ class UserOut(BaseModel):
     role: str
     department_id: int | None
     area_id: int | None
+    department: DepartmentRef | None = None
+    area: AreaRef | None = None
     active: bool
+
+
+def _user_out(session: SessionDep, user: User) -> UserOut:
+    """A user with their department's and area's names (from memory, as events show them)."""
+    dept = service.departments(session).get(user.department_id) if user.department_id else None
+    area = geo.area_rows(session).get(user.area_id) if user.area_id else None
+    return UserOut(
+        id=user.id,
+        username=user.username,
+        display_name=user.display_name,
+        role=user.role,
+        department_id=user.department_id,
+        area_id=user.area_id,
+        department=DepartmentRef(id=dept.id, code=dept.code, name=dept.name) if dept else None,
+        area=AreaRef(id=area.id, code=area.code, name=area.name) if area else None,
+        active=user.active,
+    )
 
 
 @router.get("/departments", response_model=list[DepartmentOut])
@@ -91,10 +112,7 @@ def create_department(body: DepartmentIn, principal: PrincipalDep, session: Sess
 def list_users(principal: PrincipalDep, session: SessionDep) -> list[UserOut]:
     """Every user (administrators only)."""
     policy.authorize(principal, "users.manage")
-    return [
-        UserOut.model_validate(u, from_attributes=True)
-        for u in session.scalars(select(User).order_by(User.id))
-    ]
+    return [_user_out(session, u) for u in session.scalars(select(User).order_by(User.id))]
 
 
 @router.post("/users", response_model=UserOut, status_code=status.HTTP_201_CREATED)
@@ -103,7 +121,7 @@ def create_user(body: UserIn, principal: PrincipalDep, session: SessionDep) -> U
     policy.authorize(principal, "users.manage")
     bind_principal(session, principal)
     user = service.create_user(session, **body.model_dump())
-    return UserOut.model_validate(user, from_attributes=True)
+    return _user_out(session, user)
 
 
 UserId = Annotated[int, Path(ge=1, le=2**63 - 1, description="the user's id")]
@@ -134,7 +152,7 @@ def update_user(user_id: UserId, body: UserPatch, principal: PrincipalDep, sessi
         active=body.active,
         clear=frozenset(f for f in ("department_id", "area_id") if f in sent and getattr(body, f) is None),
     )
-    return UserOut.model_validate(user, from_attributes=True)
+    return _user_out(session, user)
 
 
 @router.post("/users/{user_id}/password", status_code=status.HTTP_204_NO_CONTENT)

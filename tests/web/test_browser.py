@@ -214,6 +214,10 @@ def test_each_role_logs_in_to_its_own_screens(page: Page, hub: Hub) -> None:
     shot(page, "00-login")
     homes = {
         "dispatcher": ("overview", ["overview", "dispatch", "alerts", "events", "catalog"]),
+        "admin": (
+            "overview",
+            ["overview", "dispatch", "supervise", "alerts", "events", "audit", "catalog", "users"],
+        ),
         "handler_chengguan": ("inbox", ["inbox", "overview", "events", "catalog"]),
         "supervisor": ("supervise", ["supervise", "overview", "alerts", "events", "audit", "catalog"]),
         "steward": ("catalog", ["catalog", "overview", "events", "audit"]),
@@ -437,6 +441,41 @@ def test_a_user_changes_their_password_and_ends_another_session(
     page.fill("#p-again", PASSWORD)
     page.click(".password-form button[type='submit']")
     expect(page.locator(".password-form .form-status")).to_contain_text("密码已修改")
+
+
+def test_the_administrator_adds_disables_and_enables_a_user(page: Page, hub: Hub) -> None:
+    name = f"ops_{uuid.uuid4().hex[:6]}"
+    login(page, hub, "admin")
+    page.click("header nav a[data-nav='users']")
+    page.click(".add-user summary")
+    page.fill("#u-name", name)
+    page.fill("#u-display", "值班员 李明")
+    page.locator("#u-role").select_option("dispatcher")
+    page.fill("#u-area", "370202")
+    page.fill("#u-password", "a-long-enough-password")
+    page.click(".user-form button[type='submit']")
+    row = page.locator(f"tr[data-username='{name}']")
+    expect(row).to_have_attribute("data-active", "true")
+    page.fill("#u-filter", name.upper())  # the filter keeps the new user and hides the others
+    expect(page.locator("table.users tbody tr:visible")).to_have_count(1)
+    expect(row).to_be_visible()
+    expect(row.locator("input[name='area']")).to_have_value("370202")
+    token = httpx.post(
+        f"{hub.url}/api/v1/auth/login",
+        json={"username": name, "password": "a-long-enough-password"},
+        timeout=10,
+    ).json()["access_token"]
+    me = httpx.get(f"{hub.url}/api/v1/auth/me", headers={"Authorization": f"Bearer {token}"}, timeout=10)
+    assert me.json()["role"] == "dispatcher"
+    row.locator("button[data-action='disable']").click()
+    expect(row).to_have_attribute("data-active", "false")
+    shot(page, "17-users")
+    me = httpx.get(f"{hub.url}/api/v1/auth/me", headers={"Authorization": f"Bearer {token}"}, timeout=10)
+    assert me.status_code == 401  # out at once
+    row.locator("button[data-action='enable']").click()
+    expect(row).to_have_attribute("data-active", "true")
+    # The administrator's own row offers no way to lock themselves out.
+    expect(page.locator("tr[data-username='admin'] button[data-action='disable']")).to_have_count(0)
 
 
 def test_an_event_raised_from_a_sensor_alert_charts_the_readings(page: Page, hub: Hub) -> None:

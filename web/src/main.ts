@@ -20,6 +20,7 @@ import { loginView } from "./views/login";
 import { overviewView } from "./views/overview";
 import { reportView } from "./views/report";
 import { supervisorView } from "./views/supervisor";
+import { usersView } from "./views/users";
 
 const app = document.getElementById("app") as HTMLElement;
 let cleanup: Cleanup | null = null;
@@ -38,6 +39,7 @@ route(/^\/audit$/, auditView);
 route(/^\/report$/, reportView);
 route(/^\/catalog$/, catalogView);
 route(/^\/account$/, accountView);
+route(/^\/users$/, usersView);
 
 onRoute((view, params) => void show(view, params));
 onLangChange(() => current && void show(current.view, current.params));

@@ -14,13 +14,14 @@ export const PATHS: Record<string, string> = {
   audit: "/audit",
   report: "/report",
   catalog: "/catalog",
+  users: "/users",
 };
 
 // The screens of each role, the first being its home. The API decides what each may see and do; this
 // only decides which screens are worth offering. The catalog (数据目录) goes to the roles that
 // cityhub/access/policy.py lets read it (catalog.read); citizens see only open data, through no screen yet.
 export const NAV: Record<string, string[]> = {
-  admin: ["overview", "dispatch", "supervise", "alerts", "events", "audit", "catalog"],
+  admin: ["overview", "dispatch", "supervise", "alerts", "events", "audit", "catalog", "users"],
   dispatcher: ["overview", "dispatch", "alerts", "events", "catalog"],
   handler: ["inbox", "overview", "events", "catalog"],
   supervisor: ["supervise", "overview", "alerts", "events", "audit", "catalog"],
