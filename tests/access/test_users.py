@@ -73,6 +73,12 @@ def test_role_department_and_area_change_and_are_checked(client: TestClient, ses
         city.departments["roads"].id,
         None,
     )
+    assert moved["department"]["code"] == "roads" and moved["area"] is None
+    listed = {u["username"]: u for u in client.get("/api/v1/users", headers=admin).json()}
+    assert (
+        listed["east_dispatcher"]["area"]["code"] == "370201"
+        and listed["east_dispatcher"]["department"] is None
+    )
     # The next request acts in the new role: the roads department's events, not the city's dispatch desk.
     assert client.get("/api/v1/auth/me", headers=_login(client, "dispatcher")).json()["role"] == "handler"
     assert (
