@@ -78,7 +78,11 @@ def login(
 ) -> TokenOut:
     """Exchange a user name and password for a short-lived access token and a refresh token: a new login
     session (listed under ``/auth/sessions``)."""
-    user = tokens.authenticate(session, body.username, body.password)
+    try:
+        user = tokens.authenticate(session, settings, body.username, body.password)
+    except tokens.LoginFailed:
+        session.commit()  # the failure counts although the answer is a 401
+        raise
     pair = tokens.issue_tokens(session, settings, user, client=user_agent)
     record(session, principal_for(session, user), "login", "users", str(user.id), {"client": user_agent})
     return _pair_out(pair)

@@ -13,9 +13,9 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from cityhub.access.passwords import verify_password
-from cityhub.kit.errors import Unauthorized, Unprocessable
+from cityhub.kit.errors import TooManyRequests, Unauthorized, Unprocessable
 from cityhub.kit.settings import Settings
-from cityhub.kit.timeutil import clock
+from cityhub.kit.timeutil import SHANGHAI, clock
 from cityhub.models.org import ApiToken, LoginSession, RefreshToken, User
 
 log = logging.getLogger(__name__)
@@ -47,13 +47,46 @@ def token_digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def authenticate(session: Session, username: str, password: str) -> User:
+class LoginFailed(Unauthorized):
+    """A wrong password for a user that exists: the count of failures changed, and must be committed."""
+
+
+def authenticate(session: Session, settings: Settings, username: str, password: str) -> User:
+    """The user these credentials are for. Wrong passwords in a row lock the account for a while (登录失败
+    处理, GB/T 22239): :class:`LoginFailed` counts one, and at ``login_max_failures`` the lock begins."""
     user = session.scalar(select(User).where(User.username == username))
+    now = clock.now()
+    if user is not None and user.locked_until is not None and user.locked_until > now:
+        # Not even checked: a guess during the lock tells nothing.
+        until = user.locked_until.astimezone(SHANGHAI)
+        raise TooManyRequests(
+            f"too many wrong passwords: this account can log in again at {until:%H:%M} (Asia/Shanghai), "
+            "or after an administrator unlocks it or resets its password",
+            retry_after=max(1, int((user.locked_until - now).total_seconds())),
+        )
     # Verify even when the user is unknown, so timing does not reveal which user names exist.
     ok = verify_password(user.password_hash if user else _DUMMY_HASH, password)
+    if user is not None and not ok and user.password_hash is not None:
+        user.failed_logins += 1
+        if user.failed_logins >= settings.login_max_failures:
+            user.failed_logins = 0
+            user.locked_until = now + timedelta(minutes=settings.login_lock_minutes)
+            log.warning(
+                "user %s locked for %s min after wrong passwords", user.username, settings.login_lock_minutes
+            )
+        raise LoginFailed("wrong user name or password")
     if user is None or not ok or not user.active:
         raise Unauthorized("wrong user name or password")
+    clear_lock(user)
     return user
+
+
+def clear_lock(user: User) -> None:
+    """Forget the user's failed logins (a good password, a new one, an administrator's unlock)."""
+    if user.failed_logins:
+        user.failed_logins = 0
+    if user.locked_until is not None:
+        user.locked_until = None
 
 
 def issue_tokens(session: Session, settings: Settings, user: User, client: str | None = None) -> TokenPair:

@@ -33,6 +33,10 @@ class Settings(BaseSettings):
     timezone: str = "Asia/Shanghai"
     access_token_minutes: int = 15
     refresh_token_days: int = 7
+    # Login failure handling (GB/T 22239 等保 2.0): this many wrong passwords in a row lock the account
+    # for login_lock_minutes.
+    login_max_failures: int = Field(default=5, ge=1, le=100)
+    login_lock_minutes: int = Field(default=15, ge=1, le=24 * 60)
     max_body_bytes: int = 1_048_576
     # API requests inside the app at once (the rest wait up to admission_wait_s, then 503); keep it below
     # the database connection pool (cityhub.kit.db.POOL_CONNECTIONS) less what background jobs use. Four

@@ -65,6 +65,7 @@ class User(Base):
     __tablename__ = "users"
     __audited__ = True
     __audit_masked__ = frozenset({"password_hash", "phone"})
+    __audit_ignored__ = frozenset({"failed_logins"})
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     username: Mapped[str] = mapped_column(String(60), unique=True)
@@ -76,6 +77,9 @@ class User(Base):
     phone: Mapped[str | None] = mapped_column(String(20))
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Wrong passwords in a row, and until when login is refused after too many (登录失败处理).
+    failed_logins: Mapped[int] = mapped_column(default=0, server_default="0")
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class LoginSession(Base):

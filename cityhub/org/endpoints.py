@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Path, status
@@ -15,6 +16,7 @@ from cityhub.events.schemas import AreaRef, DepartmentRef
 from cityhub.geo import service as geo
 from cityhub.kit.errors import NotFound
 from cityhub.kit.text import Input
+from cityhub.kit.timeutil import clock
 from cityhub.models.org import Department, DepartmentKind, Role, User
 from cityhub.org import service
 
@@ -57,6 +59,9 @@ class UserPatch(Input):
     department_id: int | None = Field(None, ge=1, le=2**63 - 1)
     area_id: int | None = Field(None, ge=1, le=2**63 - 1)
     active: bool | None = Field(None, description="false: the user cannot log in, and their sessions end now")
+    unlock: bool = Field(
+        False, description="true: lift the lock that too many wrong passwords put on the login"
+    )
 
 
 class PasswordIn(Input):
@@ -73,6 +78,7 @@ class UserOut(BaseModel):
     department: DepartmentRef | None = None
     area: AreaRef | None = None
     active: bool
+    locked_until: datetime | None = Field(None, description="login refused until then after wrong passwords")
 
 
 def _user_out(session: SessionDep, user: User) -> UserOut:
@@ -89,6 +95,7 @@ def _user_out(session: SessionDep, user: User) -> UserOut:
         department=DepartmentRef(id=dept.id, code=dept.code, name=dept.name) if dept else None,
         area=AreaRef(id=area.id, code=area.code, name=area.name) if area else None,
         active=user.active,
+        locked_until=user.locked_until if user.locked_until and user.locked_until > clock.now() else None,
     )
 
 
@@ -150,6 +157,7 @@ def update_user(user_id: UserId, body: UserPatch, principal: PrincipalDep, sessi
         department_id=body.department_id,
         area_id=body.area_id,
         active=body.active,
+        unlock=body.unlock,
         clear=frozenset(f for f in ("department_id", "area_id") if f in sent and getattr(body, f) is None),
     )
     return _user_out(session, user)

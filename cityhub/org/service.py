@@ -163,6 +163,7 @@ def set_password(session: Session, user: User, password: str, *, keep_session: i
     if len(password) < MIN_PASSWORD_LENGTH:
         raise Unprocessable(f"the password must have at least {MIN_PASSWORD_LENGTH} characters")
     user.password_hash = hash_password(password)
+    tokens.clear_lock(user)
     session.flush()
     tokens.end_sessions(session, user.id, tokens.PASSWORD_CHANGED, keep=keep_session)
 
@@ -177,11 +178,13 @@ def update_user(
     department_id: int | None = None,
     area_id: int | None = None,
     active: bool | None = None,
+    unlock: bool = False,
     clear: frozenset[str] = frozenset(),
 ) -> User:
-    """Change a user's name, role, department, area (``clear`` names the last two to empty) or whether
-    they may log in. A disabled user's sessions end at once; the change applies to their next request.
-    No change may leave the hub without an active administrator, nor lock the actor out."""
+    """Change a user's name, role, department, area (``clear`` names the last two to empty), whether
+    they may log in, or lift a lock after wrong passwords (``unlock``). A disabled user's sessions end at
+    once; the change applies to their next request. No change may leave the hub without an active
+    administrator, nor lock the actor out."""
     new_role = role or user.role
     new_department = None if "department_id" in clear else (department_id or user.department_id)
     new_area = None if "area_id" in clear else (area_id or user.area_id)
@@ -202,6 +205,8 @@ def update_user(
             raise Conflict(f"{user.username} is the last active administrator: make another one first")
     if display_name is not None:
         user.display_name = display_name
+    if unlock:
+        tokens.clear_lock(user)
     user.role, user.department_id, user.area_id = new_role, new_department, new_area
     if new_active != user.active:
         user.active = new_active

@@ -18,6 +18,7 @@ from cityhub.events import categories, deadlines
 from cityhub.geo import service as geo
 from cityhub.geo.crs import CRS, wgs84_to_gcj02
 from cityhub.kit.errors import Unauthorized
+from cityhub.kit.settings import Mode, Settings
 from cityhub.models.area import Area, AreaLevel
 from cityhub.models.category import Category
 from cityhub.models.event import Urgency
@@ -62,11 +63,11 @@ def test_every_role_has_a_demo_user_who_logs_in(db: Session, city: DemoCity) -> 
     # Gateways are machine clients with API tokens, not people who log in.
     assert {u.role for u in city.logins} == set(Role) - {Role.GATEWAY}
     for demo_user in city.logins:
-        user = authenticate(db, demo_user.username, PASSWORD)
+        user = authenticate(db, Settings(mode=Mode.TEST), demo_user.username, PASSWORD)
         assert user.role == demo_user.role
     staff = next(u for u in city.users if not u.can_log_in)
     with pytest.raises(Unauthorized):
-        authenticate(db, staff.username, PASSWORD)
+        authenticate(db, Settings(mode=Mode.TEST), staff.username, PASSWORD)
 
 
 def test_demo_users_sit_where_their_work_is(db: Session) -> None:

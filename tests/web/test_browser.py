@@ -474,6 +474,21 @@ def test_the_administrator_adds_disables_and_enables_a_user(page: Page, hub: Hub
     assert me.status_code == 401  # out at once
     row.locator("button[data-action='enable']").click()
     expect(row).to_have_attribute("data-active", "true")
+    # Wrong passwords lock the login; the administrator sees it and lifts it.
+    for _ in range(5):
+        httpx.post(
+            f"{hub.url}/api/v1/auth/login", json={"username": name, "password": "wrong-password"}, timeout=10
+        )
+    page.reload()
+    page.fill("#u-filter", name)
+    row.locator("button[data-action='unlock']").click()
+    expect(row.locator("button[data-action='unlock']")).to_have_count(0)
+    relogin = httpx.post(
+        f"{hub.url}/api/v1/auth/login",
+        json={"username": name, "password": "a-long-enough-password"},
+        timeout=10,
+    )
+    assert relogin.status_code == 200
     # The administrator's own row offers no way to lock themselves out.
     expect(page.locator("tr[data-username='admin'] button[data-action='disable']")).to_have_count(0)
 

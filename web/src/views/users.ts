@@ -3,7 +3,7 @@
 
 import { ApiError, api } from "../api";
 import { toast } from "../components/toast";
-import { h, replace } from "../dom";
+import { fmtTime, h, replace } from "../dom";
 import { code, t } from "../i18n";
 import { getDepartments, type Department } from "../refdata";
 import { session } from "../session";
@@ -22,6 +22,7 @@ interface UserRow {
   department: Ref | null;
   area: Ref | null;
   active: boolean;
+  locked_until: string | null;
 }
 
 const ROLES = ["admin", "dispatcher", "handler", "grid_worker", "supervisor", "data_steward", "citizen", "gateway"];
@@ -169,7 +170,23 @@ export function usersView(root: HTMLElement): void {
       h("td", null, me ? code("role", u.role) : role),
       h("td", null, department),
       h("td", null, area),
-      h("td", null, u.active ? h("span", { class: "badge ok" }, t("active")) : h("span", { class: "badge off" }, t("disabled"))),
+      h(
+        "td",
+        null,
+        u.active ? h("span", { class: "badge ok" }, t("active")) : h("span", { class: "badge off" }, t("disabled")),
+        u.locked_until
+          ? [
+              " ",
+              h("span", { class: "badge locked", title: t("locked_hint") }, `${t("locked_until")} ${fmtTime(u.locked_until)}`),
+              " ",
+              h(
+                "button",
+                { type: "button", class: "btn small", "data-action": "unlock", on: { click: () => void patch(u, { unlock: true }, t("unlocked")) } },
+                t("unlock"),
+              ),
+            ]
+          : null,
+      ),
       h(
         "td",
         { class: "user-actions" },
