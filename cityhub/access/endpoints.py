@@ -230,7 +230,7 @@ def create_api_token(body: ApiTokenIn, principal: PrincipalDep, session: Session
     bind_principal(session, principal)
     user = session.scalar(select(User).where(User.username == body.username))
     if user is None:
-        raise NotFound(f"no user {body.username}")
+        raise Unprocessable(f"no user {body.username}: create it first (POST /api/v1/users)")
     row, secret = tokens.create_api_token(session, user, body.name, body.expires_at)
     return _token_out(row, secret)
 

@@ -12,7 +12,7 @@ from cityhub.access import tokens
 from cityhub.access.passwords import hash_password
 from cityhub.access.principal import Principal
 from cityhub.kit.cache import PerDatabase
-from cityhub.kit.errors import Conflict, NotFound, Unprocessable
+from cityhub.kit.errors import Conflict, Unprocessable
 from cityhub.kit.timeutil import clock
 from cityhub.models.area import Area, AreaLevel
 from cityhub.models.org import Department, DepartmentKind, Role, User
@@ -112,13 +112,6 @@ def create_department(
     return department
 
 
-def get_department(session: Session, department_id: int) -> Department:
-    department = session.get(Department, department_id)
-    if department is None:
-        raise NotFound(f"no department {department_id}")
-    return department
-
-
 def create_user(
     session: Session,
     *,
@@ -137,8 +130,8 @@ def create_user(
         raise Unprocessable(f"the password must have at least {MIN_PASSWORD_LENGTH} characters")
     if role is Role.HANDLER and department_id is None:
         raise Unprocessable("a department handler needs a department")
-    if department_id is not None:
-        get_department(session, department_id)
+    if department_id is not None and session.get(Department, department_id) is None:
+        raise Unprocessable(f"department {department_id} does not exist")
     if area_id is not None and session.get(Area, area_id) is None:
         raise Unprocessable(f"area {area_id} does not exist")
     user = User(

@@ -217,3 +217,13 @@ def test_wrong_passwords_lock_the_login_for_a_while(
     for _ in range(settings.login_max_failures + 1):
         unknown = client.post("/api/v1/auth/login", json={"username": "nobody", "password": "x" * 8})
         assert unknown.status_code == 401
+
+
+def test_unknown_references_in_a_body_are_422(client: TestClient, session: Session) -> None:
+    build_city(session)
+    admin = login(client, "admin")
+    user = {"username": "newbie", "password": NEW_PASSWORD, "role": "handler", "department_id": 999999}
+    created = client.post("/api/v1/users", json=user, headers=admin)
+    assert created.status_code == 422 and "department 999999" in created.json()["detail"]
+    token = client.post("/api/v1/api-tokens", json={"name": "gateway", "username": "nobody"}, headers=admin)
+    assert token.status_code == 422 and "no user nobody" in token.json()["detail"]
