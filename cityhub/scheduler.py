@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from cityhub.access import tokens
 from cityhub.events import deadlines, evaluation
 from cityhub.kit.db import unit_of_work
 from cityhub.kit.settings import Settings
@@ -67,6 +68,7 @@ class Scheduler:
             Job("relocate", settings.scheduler_interval_s * 5, relocate_pending),
             Job("evaluation-rollup", settings.scheduler_interval_s, evaluation.refresh),  # decision 0009
             Job("catalog-quality", settings.scheduler_interval_s * 5, _catalog_quality),
+            Job("login-sessions", settings.scheduler_interval_s * 60, lambda s: tokens.prune(s, settings)),
             *_sensing_jobs(settings),
             *_telemetry_jobs(settings),
             *extra,

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import jwt
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from cityhub.access.passwords import verify_password
@@ -202,6 +202,29 @@ def still_open(session: Session, user_id: int | None, session_id: int | None) ->
             LoginSession.id == session_id, LoginSession.ended_at.is_(None)
         )
     return bool(session.scalar(query))
+
+
+# How long an ended (or long dead) login session is kept; logins and logouts stay in the audit log.
+SESSION_RETENTION = timedelta(days=30)
+
+
+def prune(session: Session, settings: Settings) -> int:
+    """Delete what no longer counts: refresh tokens past their expiry or revoked a day ago, and sessions that
+    ended, or could no longer be refreshed, more than ``SESSION_RETENTION`` ago. A used token of an open
+    session is kept until it expires, so presenting it again still ends the session. Rows deleted."""
+    now = clock.now()
+    tokens = session.execute(
+        delete(RefreshToken).where(
+            or_(RefreshToken.expires_at < now, RefreshToken.revoked_at < now - timedelta(days=1))
+        )
+    )
+    dead_since = now - SESSION_RETENTION
+    idle_since = dead_since - timedelta(days=settings.refresh_token_days)
+    last = func.coalesce(LoginSession.refreshed_at, LoginSession.started_at)
+    gone = or_(LoginSession.ended_at < dead_since, and_(LoginSession.ended_at.is_(None), last < idle_since))
+    still_referenced = select(RefreshToken.id).where(RefreshToken.session_id == LoginSession.id).exists()
+    sessions = session.execute(delete(LoginSession).where(gone, ~still_referenced))
+    return sum(int(getattr(r, "rowcount", 0) or 0) for r in (tokens, sessions))
 
 
 def open_sessions(session: Session, settings: Settings, user_id: int) -> list[LoginSession]:

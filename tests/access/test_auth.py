@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 from httpx import Response
 from pydantic import ValidationError
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from cityhub.access.tokens import create_api_token, issue_tokens, token_digest
 from cityhub.kit.settings import Mode, Settings
@@ -196,3 +196,48 @@ def test_an_api_token_expiry_is_kept_in_utc(client: TestClient, session: Session
     created = client.post("/api/v1/api-tokens", json=body, headers=login(client, "admin"))
     assert created.status_code == 201, created.text
     assert datetime.fromisoformat(created.json()["expires_at"]) == datetime(2099, 1, 1, tzinfo=UTC)
+
+
+def test_old_tokens_and_sessions_are_pruned_and_live_ones_kept(
+    client: TestClient, session: Session, settings: Settings
+) -> None:
+    from cityhub.access.tokens import prune
+    from cityhub.scheduler import Scheduler
+
+    city = build_city(session)
+    start = datetime.now(UTC)
+    clock.freeze(start - timedelta(days=60))
+    ancient = issue_tokens(session, settings, city.users["admin"])  # never used again: long dead
+    clock.freeze(start - timedelta(days=40))
+    ended = issue_tokens(session, settings, city.users["dispatcher"])
+    clock.unfreeze()
+    session.flush()
+    ended_row = session.scalars(
+        select(LoginSession).where(LoginSession.user_id == city.users["dispatcher"].id)
+    ).one()
+    ended_row.ended_at = start - timedelta(days=35)
+    live = _login(client)  # a session in use: its first token used up, its second current
+    current = _refresh(client, live).json()
+    session.flush()
+    assert prune(session, settings) > 0
+    assert client.get("/api/v1/auth/me", headers=_bearer(current)).status_code == 200
+    remaining = session.scalars(select(LoginSession)).all()
+    assert [(row.user_id, row.ended_at) for row in remaining] == [
+        (city.users["dispatcher"].id, None)
+    ]  # the live one
+    # The used-up token of the live session is still known, so presenting it again still ends the session.
+    assert _refresh(client, live).status_code == 401
+    assert client.get("/api/v1/auth/me", headers=_bearer(current)).status_code == 401
+    assert (
+        session.scalar(
+            select(RefreshToken.id).where(RefreshToken.token_hash == token_digest(ancient.refresh_token))
+        )
+        is None
+    )
+    assert (
+        session.scalar(
+            select(RefreshToken.id).where(RefreshToken.token_hash == token_digest(ended.refresh_token))
+        )
+        is None
+    )
+    assert "login-sessions" in {job.name for job in Scheduler(sessionmaker(), settings, []).jobs}
