@@ -17,7 +17,7 @@ from cityhub.kit.errors import NotFound, Unprocessable
 from cityhub.kit.text import Input
 from cityhub.kit.timeutil import Instant, clock
 from cityhub.models.org import ApiToken, LoginSession, User
-from cityhub.org.service import principal_for, set_password
+from cityhub.org.service import lock_user, principal_for, set_password
 
 router = APIRouter(tags=["auth"])
 
@@ -142,12 +142,19 @@ class PasswordChangeIn(Input):
 
 
 @router.post("/auth/password", status_code=status.HTTP_204_NO_CONTENT)
-def change_password(body: PasswordChangeIn, principal: PrincipalDep, session: SessionDep) -> None:
-    """Change your password. Your other login sessions end; this one goes on."""
+def change_password(
+    body: PasswordChangeIn, principal: PrincipalDep, session: SessionDep, settings: SettingsDep
+) -> None:
+    """Change your password. Your other login sessions end; this one goes on. Wrong current passwords
+    count towards the login's lock, as at login."""
     user = session.get(User, principal.user_id) if principal.user_id is not None else None
     if user is None or principal.session_id is None:
         raise Unprocessable("only a person logged in with a password can change it (not an API token)")
+    lock_user(session, user)
+    tokens.refuse_if_locked(user)
     if not verify_password(user.password_hash, body.current_password):
+        tokens.count_failure(session, settings, user)
+        session.commit()  # the failure counts although the answer is an error
         raise Unprocessable("the current password is wrong", field="current_password")
     if body.new_password == body.current_password:
         raise Unprocessable("the new password is the current one", field="new_password")

@@ -13,6 +13,8 @@ from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from cityhub.access.passwords import verify_password
+from cityhub.access.principal import SYSTEM, Principal
+from cityhub.audit.hooks import record
 from cityhub.kit.errors import TooManyRequests, Unauthorized, Unprocessable
 from cityhub.kit.settings import Settings
 from cityhub.kit.timeutil import SHANGHAI, clock
@@ -55,30 +57,55 @@ def authenticate(session: Session, settings: Settings, username: str, password: 
     """The user these credentials are for. Wrong passwords in a row lock the account for a while (登录失败
     处理, GB/T 22239): :class:`LoginFailed` counts one, and at ``login_max_failures`` the lock begins."""
     user = session.scalar(select(User).where(User.username == username))
+    if user is not None:
+        refuse_if_locked(user)  # a guess during the lock is not even checked: it tells nothing
+    # Verify even when the user is unknown, so timing does not reveal which user names exist.
+    ok = verify_password(user.password_hash if user else _DUMMY_HASH, password)
+    if user is not None and not ok and user.password_hash is not None:
+        count_failure(session, settings, user)
+        raise LoginFailed("wrong user name or password")
+    if user is None or not ok:
+        raise Unauthorized("wrong user name or password")
+    if not user.active:
+        raise Unauthorized("this account is disabled: ask an administrator")
+    clear_lock(user)
+    return user
+
+
+def refuse_if_locked(user: User) -> None:
+    """429 while wrong passwords keep the user's login locked."""
     now = clock.now()
-    if user is not None and user.locked_until is not None and user.locked_until > now:
-        # Not even checked: a guess during the lock tells nothing.
+    if user.locked_until is not None and user.locked_until > now:
         until = user.locked_until.astimezone(SHANGHAI)
         raise TooManyRequests(
             f"too many wrong passwords: this account can log in again at {until:%H:%M} (Asia/Shanghai), "
             "or after an administrator unlocks it or resets its password",
             retry_after=max(1, int((user.locked_until - now).total_seconds())),
         )
-    # Verify even when the user is unknown, so timing does not reveal which user names exist.
-    ok = verify_password(user.password_hash if user else _DUMMY_HASH, password)
-    if user is not None and not ok and user.password_hash is not None:
-        user.failed_logins += 1
-        if user.failed_logins >= settings.login_max_failures:
-            user.failed_logins = 0
-            user.locked_until = now + timedelta(minutes=settings.login_lock_minutes)
-            log.warning(
-                "user %s locked for %s min after wrong passwords", user.username, settings.login_lock_minutes
-            )
-        raise LoginFailed("wrong user name or password")
-    if user is None or not ok or not user.active:
-        raise Unauthorized("wrong user name or password")
-    clear_lock(user)
-    return user
+
+
+def count_failure(session: Session, settings: Settings, user: User) -> None:
+    """One more wrong password for ``user`` (at login or when changing it), counted in the database so that
+    guesses at once all count; at ``login_max_failures`` the login is locked. Audited; the caller commits."""
+    failures = session.execute(
+        update(User)
+        .where(User.id == user.id)
+        .values(failed_logins=User.failed_logins + 1)
+        .returning(User.failed_logins)
+        .execution_options(synchronize_session=False)
+    ).scalar_one()
+    record(session, SYSTEM, "login_failed", "users", str(user.id), {"failures": failures})
+    if failures >= settings.login_max_failures:
+        until = clock.now() + timedelta(minutes=settings.login_lock_minutes)
+        session.execute(
+            update(User)
+            .where(User.id == user.id)
+            .values(failed_logins=0, locked_until=until)
+            .execution_options(synchronize_session=False)
+        )
+        record(session, SYSTEM, "login_locked", "users", str(user.id), {"until": until.isoformat()})
+        minutes = settings.login_lock_minutes
+        log.warning("user %s locked for %s min after wrong passwords", user.username, minutes)
 
 
 def clear_lock(user: User) -> None:
@@ -148,7 +175,24 @@ def refresh_tokens(
     user = session.get(User, row.user_id)
     if user is None or not user.active:
         raise Unauthorized("the account is disabled")
-    row.used_at = now
+    # Use it up only if no one else has meanwhile: of two refreshes with one token at once, one wins and
+    # the other is a reuse (a copy in other hands, or a client that lost track).
+    won = session.execute(
+        update(RefreshToken)
+        .where(RefreshToken.id == row.id, RefreshToken.used_at.is_(None), RefreshToken.revoked_at.is_(None))
+        .values(used_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if not getattr(won, "rowcount", 0):
+        if login is not None:
+            session.refresh(login)
+            if login.ended_at is None:
+                end_session(session, login, REUSED)
+                log.warning("refresh token of session %s used twice at once: session ended", login.id)
+        raise RefreshReused(
+            "this refresh token was used by another request at the same moment: its session has been ended "
+            "for safety; log in again"
+        )
     if login is None:  # issued before sessions existed
         login = LoginSession(user_id=user.id, started_at=now, client=client[:200] if client else None)
         session.add(login)
@@ -191,17 +235,27 @@ def end_sessions(session: Session, user_id: int, reason: str, *, keep: int | Non
     return int(getattr(ended, "rowcount", 0) or 0)
 
 
-def still_open(session: Session, user_id: int | None, session_id: int | None) -> bool:
-    """Whether a principal resolved earlier may still act: its user is active and, for an access token,
-    its login session has not ended (a long-lived connection asks this now and then)."""
-    if user_id is None:
+def still_open(session: Session, principal: Principal) -> bool:
+    """Whether a principal resolved earlier may still act as it is: its user is active with the same role,
+    department and area and, for an access token, its login session has not ended (a long-lived
+    connection asks this now and then)."""
+    if principal.user_id is None:
         return True
-    query = select(User.active).where(User.id == user_id)
-    if session_id is not None:
+    query = select(User.active, User.role, User.department_id, User.area_id).where(
+        User.id == principal.user_id
+    )
+    if principal.session_id is not None:
         query = query.join(LoginSession, LoginSession.user_id == User.id).where(
-            LoginSession.id == session_id, LoginSession.ended_at.is_(None)
+            LoginSession.id == principal.session_id, LoginSession.ended_at.is_(None)
         )
-    return bool(session.scalar(query))
+    found = session.execute(query).first()
+    if found is None or not found.active:
+        return False
+    return (found.role, found.department_id, found.area_id) == (
+        principal.role,
+        principal.department_id,
+        principal.area_id,
+    )
 
 
 # How long an ended (or long dead) login session is kept; logins and logouts stay in the audit log.

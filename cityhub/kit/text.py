@@ -12,7 +12,9 @@ from typing import Any
 
 from pydantic import BaseModel, field_validator
 
-CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# Control characters, and the invisible marks that reverse the direction of text (U+202A-E, U+2066-9):
+# they make a name or a number read as something else on screen (admin shown as nimda).
+CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u202a-\u202e\u2066-\u2069]")
 
 
 def has_control(text: str) -> bool:
@@ -22,7 +24,9 @@ def has_control(text: str) -> bool:
 def check(text: str, what: str = "the text") -> str:
     """The text, or ValueError naming ``what`` if it holds a control character."""
     if has_control(text):
-        raise ValueError(f"{what} contains control characters (NUL and the like): remove them")
+        raise ValueError(
+            f"{what} contains control characters (NUL, text-direction marks and the like): remove them"
+        )
     return text
 
 

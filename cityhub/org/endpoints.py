@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Path, status
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
 from sqlalchemy import select
 
 from cityhub.access import policy
@@ -42,6 +42,8 @@ class DepartmentOut(BaseModel):
 
 
 class UserIn(Input):
+    model_config = ConfigDict(extra="forbid")
+
     username: str = Field(min_length=2, max_length=60, pattern=r"^[A-Za-z0-9_.@-]+$")
     password: str = Field(min_length=8, max_length=200)
     role: Role
@@ -49,17 +51,26 @@ class UserIn(Input):
     department_id: int | None = None
     area_id: int | None = None
 
+    @field_validator("display_name")
+    @classmethod
+    def _blank_is_none(cls, value: str | None) -> str | None:
+        return value.strip() or None if value is not None else None
+
 
 class UserPatch(Input):
     """What an administrator changes about a user; a field left out stays as it is, ``null`` for a department
     or an area removes it."""
 
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
     display_name: str | None = Field(None, min_length=1, max_length=100)
     role: Role | None = None
     department_id: int | None = Field(None, ge=1, le=2**63 - 1)
     area_id: int | None = Field(None, ge=1, le=2**63 - 1)
-    active: bool | None = Field(None, description="false: the user cannot log in, and their sessions end now")
-    unlock: bool = Field(
+    active: StrictBool | None = Field(
+        None, description="false: the user cannot log in; their sessions end now"
+    )
+    unlock: StrictBool = Field(
         False, description="true: lift the lock that too many wrong passwords put on the login"
     )
 

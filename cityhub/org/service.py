@@ -12,7 +12,8 @@ from cityhub.access import tokens
 from cityhub.access.passwords import hash_password
 from cityhub.access.principal import Principal
 from cityhub.kit.cache import PerDatabase
-from cityhub.kit.errors import Conflict, Unprocessable
+from cityhub.kit.db import write_from_the_start
+from cityhub.kit.errors import Conflict, Forbidden, Unprocessable
 from cityhub.kit.timeutil import clock
 from cityhub.models.area import Area, AreaLevel
 from cityhub.models.org import Department, DepartmentKind, Role, User
@@ -58,11 +59,21 @@ class UserColumns(Protocol):
     def area_id(self) -> int | None: ...
 
 
+# Roles whose reach is an area (the policy scopes them by it): without one they may not act at all, rather
+# than reach the whole city.
+AREA_ROLES = frozenset({Role.DISPATCHER, Role.SUPERVISOR, Role.GRID_WORKER})
+
+
 def principal_for(
     session: Session, user: UserColumns, area_level: AreaLevel | None = None, session_id: int | None = None
 ) -> Principal:
     """The acting principal of ``user``; ``area_level`` when the caller has read it with the user,
     ``session_id`` when it acts through a login session's access token."""
+    if Role(user.role) in AREA_ROLES and user.area_id is None:
+        raise Forbidden(
+            f"{user.username} is a {Role(user.role).label} without an area of responsibility and may not act "
+            "until an administrator gives them one (the city's code for the whole city)"
+        )
     level = area_level
     if level is None and user.area_id is not None:
         area = session.get(Area, user.area_id)
@@ -124,12 +135,13 @@ def create_user(
     phone: str | None = None,
 ) -> User:
     """A user; handlers need a department, dispatchers, supervisors and grid workers an area."""
-    if session.scalar(select(User.id).where(User.username == username)) is not None:
-        raise Conflict(f"user name {username} is taken")
-    if password is not None and len(password) < MIN_PASSWORD_LENGTH:
-        raise Unprocessable(f"the password must have at least {MIN_PASSWORD_LENGTH} characters")
-    if role is Role.HANDLER and department_id is None:
-        raise Unprocessable("a department handler needs a department")
+    taken = session.scalar(select(User.username).where(func.lower(User.username) == username.lower()))
+    if taken is not None:
+        same = "" if taken == username else f" (as {taken}: names differ in more than case)"
+        raise Conflict(f"user name {username} is taken{same}")
+    if password is not None:
+        check_password_rule(password)
+    _check_reach(role, department_id, area_id)
     if department_id is not None and session.get(Department, department_id) is None:
         raise Unprocessable(f"department {department_id} does not exist")
     if area_id is not None and session.get(Area, area_id) is None:
@@ -150,11 +162,45 @@ def create_user(
     return user
 
 
+def _lock_administrators(session: Session) -> None:
+    """Take the active administrators' rows (in id order, so two such changes cannot deadlock) before
+    counting them: of two administrators disabling each other at once, the second waits and sees the first's
+    change. On SQLite the transaction takes the writer lock from here instead."""
+    write_from_the_start(session)
+    session.scalars(
+        select(User.id).where(User.role == Role.ADMIN, User.active).order_by(User.id).with_for_update()
+    ).all()
+
+
+def lock_user(session: Session, user: User) -> None:
+    """Hold ``user``'s row for the rest of the transaction, re-read (changing a password: two at once
+    take turns, and the second checks the current password against the first's)."""
+    write_from_the_start(session)
+    session.refresh(user, with_for_update=True)
+
+
+def _check_reach(role: Role, department_id: int | None, area_id: int | None) -> None:
+    """What a role's work needs: a handler a department, a dispatcher, supervisor or grid worker an area."""
+    if role is Role.HANDLER and department_id is None:
+        raise Unprocessable("a department handler needs a department")
+    if role in AREA_ROLES and area_id is None:
+        raise Unprocessable(
+            f"a {role.label} ({role}) needs an area of responsibility (the city's own for the whole city)"
+        )
+
+
+def check_password_rule(password: str) -> None:
+    """At least MIN_PASSWORD_LENGTH characters, and not all of them blank."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise Unprocessable(f"the password must have at least {MIN_PASSWORD_LENGTH} characters")
+    if not password.strip():
+        raise Unprocessable("the password may not be only spaces")
+
+
 def set_password(session: Session, user: User, password: str, *, keep_session: int | None = None) -> None:
     """A new password; every login session of the user ends (but ``keep_session``, the one that changed
     it), so whoever knew the old one is out at once."""
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise Unprocessable(f"the password must have at least {MIN_PASSWORD_LENGTH} characters")
+    check_password_rule(password)
     user.password_hash = hash_password(password)
     tokens.clear_lock(user)
     session.flush()
@@ -178,6 +224,9 @@ def update_user(
     they may log in, or lift a lock after wrong passwords (``unlock``). A disabled user's sessions end at
     once; the change applies to their next request. No change may leave the hub without an active
     administrator, nor lock the actor out."""
+    if role is not None or active is not None:
+        _lock_administrators(session)
+        session.refresh(user)  # as it is now that concurrent changes of administrators wait for this one
     new_role = role or user.role
     new_department = None if "department_id" in clear else (department_id or user.department_id)
     new_area = None if "area_id" in clear else (area_id or user.area_id)
@@ -186,8 +235,7 @@ def update_user(
         raise Unprocessable(f"department {department_id} does not exist")
     if area_id is not None and session.get(Area, area_id) is None:
         raise Unprocessable(f"area {area_id} does not exist")
-    if new_role is Role.HANDLER and new_department is None:
-        raise Unprocessable("a department handler needs a department")
+    _check_reach(new_role, new_department, new_area)
     if user.id == actor.user_id and (not new_active or new_role is not user.role):
         raise Conflict("you cannot disable your own account or change your own role: ask another admin")
     if user.role is Role.ADMIN and user.active and (new_role is not Role.ADMIN or not new_active):

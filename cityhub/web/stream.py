@@ -8,7 +8,8 @@ asks the database, in one query per kind, which of those events and alerts its p
 (``policy.readable_events``, ``policy.readable_alerts``); the rest is dropped.
 
 A stream ends by itself when the access token expires (the browser refreshes its token and reconnects),
-within ``SESSION_CHECK_SECONDS`` of a logout or of its user being disabled, after at most an hour, and when
+within ``SESSION_CHECK_SECONDS`` of a logout, or of its user being disabled or given another role,
+department or area, after at most an hour, and when
 the server is shutting down (uvicorn waits for open responses before it
 stops, and an event stream never ends on its own).
 """
@@ -188,7 +189,7 @@ async def relay(
 
     def still_open() -> bool:
         with session_factory() as session:
-            return tokens.still_open(session, principal.user_id, principal.session_id)
+            return tokens.still_open(session, principal)
 
     checked_at = time.monotonic()
 
@@ -211,7 +212,9 @@ async def relay(
             if time.monotonic() - checked_at >= SESSION_CHECK_SECONDS:
                 checked_at = time.monotonic()
                 if not await run_in_threadpool(still_open):
-                    yield frame("bye", {"reason": "logged out or account disabled; log in again"})
+                    yield frame(
+                        "bye", {"reason": "logged out, or the account changed or was disabled; reconnect"}
+                    )
                     return
         yield frame("bye", {"reason": "token expired or server stopping; reconnect"})
     finally:

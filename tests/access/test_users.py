@@ -99,7 +99,14 @@ def test_the_hub_keeps_an_administrator_and_no_one_locks_themselves_out(
     steward = city.users["steward"].id
     assert client.patch(f"/api/v1/users/{steward}", json={"role": "admin"}, headers=admin).status_code == 200
     second = _login(client, "steward")
-    last = client.patch(f"/api/v1/users/{me}", json={"role": "dispatcher", "area_id": None}, headers=second)
+    nowhere = client.patch(
+        f"/api/v1/users/{me}", json={"role": "dispatcher", "area_id": None}, headers=second
+    )
+    assert nowhere.status_code == 422 and "needs an area" in nowhere.json()["detail"]  # not the whole city
+    city_id = city.areas["370200"].id
+    last = client.patch(
+        f"/api/v1/users/{me}", json={"role": "dispatcher", "area_id": city_id}, headers=second
+    )
     assert last.status_code == 200  # the steward is an administrator now, so the first one may step down
     alone = client.patch(f"/api/v1/users/{steward}", json={"active": False}, headers=second)
     assert alone.status_code == 409  # their own account, and the last administrator
@@ -227,3 +234,61 @@ def test_unknown_references_in_a_body_are_422(client: TestClient, session: Sessi
     assert created.status_code == 422 and "department 999999" in created.json()["detail"]
     token = client.post("/api/v1/api-tokens", json={"name": "gateway", "username": "nobody"}, headers=admin)
     assert token.status_code == 422 and "no user nobody" in token.json()["detail"]
+
+
+def test_a_scoped_role_without_an_area_may_not_act_rather_than_see_the_whole_city(
+    client: TestClient, session: Session
+) -> None:
+    city = build_city(session)
+    admin = login(client, "admin")
+    grid = {"username": "new_grid", "password": NEW_PASSWORD, "role": "grid_worker"}
+    refused = client.post("/api/v1/users", json=grid, headers=admin)
+    assert refused.status_code == 422 and "needs an area" in refused.json()["detail"]
+    # A user stored so before (an older database, a hand edit) cannot act at all.
+    city.users["supervisor"].area_id = None
+    session.flush()
+    stale = client.post("/api/v1/auth/login", json={"username": "supervisor", "password": PASSWORD})
+    assert stale.status_code == 403 and "without an area" in stale.json()["detail"]
+
+
+def test_wrong_current_passwords_count_towards_the_lock(
+    client: TestClient, session: Session, settings: Settings
+) -> None:
+    build_city(session)
+    headers = _login(client, "supervisor")
+    wrong = {"current_password": "not-it", "new_password": NEW_PASSWORD}
+    for _ in range(settings.login_max_failures):
+        assert client.post("/api/v1/auth/password", json=wrong, headers=headers).status_code == 422
+    right = {"current_password": PASSWORD, "new_password": NEW_PASSWORD}
+    assert client.post("/api/v1/auth/password", json=right, headers=headers).status_code == 429
+    assert (
+        client.post("/api/v1/auth/login", json={"username": "supervisor", "password": PASSWORD}).status_code
+        == 429
+    )
+    failures = session.scalars(select(AuditLog.action).where(AuditLog.action.like("login_%"))).all()
+    assert failures.count("login_failed") == settings.login_max_failures and "login_locked" in failures
+
+
+def test_user_input_that_would_mislead_is_refused(client: TestClient, session: Session) -> None:
+    city = build_city(session)
+    admin = login(client, "admin")
+    base = {"password": NEW_PASSWORD, "role": "citizen"}
+    twin = client.post("/api/v1/users", json={**base, "username": "ADMIN"}, headers=admin)
+    assert twin.status_code == 409 and "as admin" in twin.json()["detail"]
+    blank = client.post(
+        "/api/v1/users", json={**base, "username": "blank", "password": " " * 12}, headers=admin
+    )
+    assert blank.status_code == 422 and "only spaces" in blank.json()["detail"]
+    flipped = client.post(
+        "/api/v1/users", json={**base, "username": "flip", "display_name": "\u202enimda"}, headers=admin
+    )
+    assert flipped.status_code == 422
+    sneaky = client.post("/api/v1/users", json={**base, "username": "sneaky", "active": False}, headers=admin)
+    assert sneaky.status_code == 422  # not a field of a new user: refused, not ignored
+    plain = client.post(
+        "/api/v1/users", json={**base, "username": "plain", "display_name": "   "}, headers=admin
+    )
+    assert plain.status_code == 201 and plain.json()["display_name"] == "plain"
+    url = f"/api/v1/users/{city.users['citizen'].id}"
+    for body in ({"username": "renamed"}, {"password_hash": "x"}, {"active": "no"}, {"active": 0}):
+        assert client.patch(url, json=body, headers=admin).status_code == 422, body

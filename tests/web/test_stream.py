@@ -11,11 +11,13 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cityhub.access.principal import Principal
 from cityhub.events import service as events
 from cityhub.events.schemas import EventIn, LocationIn
+from cityhub.models.org import Role, User
 from cityhub.org.service import principal_for
 from cityhub.web import stream
 from cityhub.web.stream import Message, visible
@@ -170,3 +172,20 @@ def test_a_stream_ends_soon_after_its_session_is_logged_out(
         assert httpx.get(url, timeout=30).status_code == 401  # its ticket, still within its minute
     finally:
         listener.stop()
+
+
+def test_a_stream_ends_when_its_user_is_given_another_role(hub: Hub, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(stream, "SESSION_CHECK_SECONDS", 0.5)
+    listener = Listener(_stream_url(hub, _token(hub, "east_dispatcher")))
+    try:
+        listener.wait_for("hello")
+        with hub.factory() as session, session.begin():
+            user = session.scalars(select(User).where(User.username == "east_dispatcher")).one()
+            area = user.area_id
+            user.role = Role.SUPERVISOR
+        assert "changed" in listener.wait_for("bye", timeout=10)["data"]["reason"]
+    finally:
+        listener.stop()
+        with hub.factory() as session, session.begin():
+            user = session.scalars(select(User).where(User.username == "east_dispatcher")).one()
+            user.role, user.area_id = Role.DISPATCHER, area

@@ -107,7 +107,8 @@ const ZH: Record<string, string> = {
   purpose_callback: "回访报告人",
   purpose_verify: "核实现场情况",
   purpose_materials: "联系补充材料",
-  revealed_audited: "（查看已记入审计日志）",
+  revealed_audited: "本次查看已记入审计日志",
+  confirm_show: "确认查看",
   suggestion: "系统建议",
   confidence: "置信度",
   confirm_dispatch: "确认派单",
@@ -362,7 +363,8 @@ const EN: Record<string, string> = {
   purpose_callback: "Call the reporter back",
   purpose_verify: "Verify on site",
   purpose_materials: "Ask for more material",
-  revealed_audited: "(this read is in the audit log)",
+  revealed_audited: "This read is in the audit log",
+  confirm_show: "Show",
   suggestion: "Suggestion",
   confidence: "Confidence",
   confirm_dispatch: "Dispatch",
@@ -765,6 +767,11 @@ export function onLangChange(listener: () => void): void {
 
 export function t(key: string): string {
   return (lang === "zh" ? ZH : EN)[key] ?? ZH[key] ?? key;
+}
+
+/** The Chinese text whatever the screen's language: for what the hub keeps (an audit purpose). */
+export function zh(key: string): string {
+  return ZH[key] ?? key;
 }
 
 /** The label of a code: code("status", "in_progress") → 处置中 / In progress. */

@@ -2,7 +2,7 @@
 
 import { ApiError, events, type EventOut, type Reporter } from "../api";
 import { fmtTime, h, pct, replace } from "../dom";
-import { code, t } from "../i18n";
+import { code, t, zh } from "../i18n";
 import { currentDeadline, deadlineBadge, statusBadge, urgencyBadge } from "./badges";
 import { toast } from "./toast";
 
@@ -63,7 +63,8 @@ function reporterFact(e: EventOut): HTMLElement {
     const purpose = h(
       "select",
       { "aria-label": t("purpose") },
-      PURPOSES.map((key) => h("option", { value: t(key) }, t(key))),
+      // The purpose goes to the audit log in Chinese, whatever the screen's language: one purpose, one text.
+      PURPOSES.map((key) => h("option", { value: zh(key) }, t(key))),
     );
     const form = h(
       "form",
@@ -83,7 +84,7 @@ function reporterFact(e: EventOut): HTMLElement {
       },
       purpose,
       " ",
-      h("button", { type: "submit", class: "btn small" }, t("show_contact")),
+      h("button", { type: "submit", class: "btn small" }, t("confirm_show")),
     );
     replace(box, reporterText(e.reporter), " ", form);
     purpose.focus();

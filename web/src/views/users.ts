@@ -134,7 +134,14 @@ export function usersView(root: HTMLElement): void {
       },
       t("save"),
     );
-    const password = h("input", { type: "password", name: "password", minlength: 8, autocomplete: "new-password", "aria-label": t("new_password") });
+    const password = h("input", {
+      type: "password",
+      name: "password",
+      minlength: 8,
+      autocomplete: "new-password",
+      placeholder: t("new_password"),
+      "aria-label": t("new_password"),
+    });
     const reset = h(
       "form",
       {
@@ -169,7 +176,7 @@ export function usersView(root: HTMLElement): void {
       h("td", null, h("b", null, u.username), h("br"), h("span", { class: "muted" }, u.display_name)),
       h("td", null, me ? code("role", u.role) : role),
       h("td", null, department),
-      h("td", null, area),
+      h("td", null, area, u.area ? h("div", { class: "muted" }, u.area.name) : null),
       h(
         "td",
         null,
@@ -210,7 +217,7 @@ export function usersView(root: HTMLElement): void {
     );
   };
 
-  const username = h("input", { id: "u-name", required: true, maxlength: 60, pattern: "[A-Za-z0-9_.@-]+" });
+  const username = h("input", { id: "u-name", required: true, maxlength: 60, pattern: "[A-Za-z0-9_.@\\-]+" });
   const displayName = h("input", { id: "u-display", maxlength: 100 });
   const role = roleSelect("dispatcher");
   role.id = "u-role";
