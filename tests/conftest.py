@@ -6,6 +6,8 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -56,18 +58,20 @@ def begin_for_savepoints(conn: Connection) -> None:
         conn.exec_driver_sql("BEGIN")
 
 
-@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
-def engine(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
-    audit_hooks.install()
-    if request.param == "sqlite":
-        path = tmp_path_factory.mktemp("db") / "cityhub.db"
-        eng = make_engine(f"sqlite:///{path}")
-        upgrade(eng)
-        yield eng
-        eng.dispose()
+@contextmanager
+def migrated_database(kind: str, directory: Path, prefix: str = "cityhub_test") -> Iterator[Engine]:
+    """A new database of ``kind`` (sqlite: a file in ``directory``; postgresql: one created for it and
+    dropped afterwards), migrated to the latest schema."""
+    if kind == "sqlite":
+        eng = make_engine(f"sqlite:///{directory / 'cityhub.db'}")
+        try:
+            upgrade(eng)
+            yield eng
+        finally:
+            eng.dispose()
         return
     require_service("PostgreSQL", _pg_available())
-    name = f"cityhub_test_{uuid.uuid4().hex[:10]}"
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
     with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
         admin.execute(f'CREATE DATABASE "{name}"')
     eng = make_engine(f"postgresql+psycopg://postgres@{PG_HOST}:5432/{name}", pool_size=5)
@@ -78,6 +82,13 @@ def engine(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
         eng.dispose()
         with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def engine(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+    audit_hooks.install()
+    with migrated_database(request.param, tmp_path_factory.mktemp("db")) as eng:
+        yield eng
 
 
 @pytest.fixture

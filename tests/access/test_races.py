@@ -4,27 +4,24 @@ disabling each other. Each runs against its own committed database, as two reque
 from __future__ import annotations
 
 import threading
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import psycopg
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from cityhub.access import tokens
 from cityhub.access.principal import Principal
 from cityhub.audit.hooks import bind_principal
-from cityhub.kit.db import make_engine, make_session_factory, unit_of_work
+from cityhub.kit.db import make_session_factory, unit_of_work
 from cityhub.kit.errors import Conflict
-from cityhub.kit.migrate import upgrade
 from cityhub.kit.settings import Settings
 from cityhub.kit.timeutil import clock
 from cityhub.models.org import LoginSession, RefreshToken, Role, User
 from cityhub.org import service as org
-from tests.conftest import PG_ADMIN_URL, PG_HOST, _pg_available, require_service
+from tests.conftest import migrated_database
 from tests.factories import PASSWORD, add_user, build_city
 
 
@@ -52,23 +49,8 @@ def test_a_refresh_token_used_meanwhile_by_another_request_ends_the_session(
 @pytest.fixture(params=["sqlite", "postgresql"])
 def committed(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[sessionmaker[Session]]:
     """A database of its own whose transactions really commit (the usual fixtures roll back)."""
-    if request.param == "sqlite":
-        engine: Engine = make_engine(f"sqlite:///{tmp_path / 'race.db'}")
-        name = None
-    else:
-        require_service("PostgreSQL", _pg_available())
-        name = f"cityhub_race_{uuid.uuid4().hex[:10]}"
-        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
-            admin.execute(f'CREATE DATABASE "{name}"')
-        engine = make_engine(f"postgresql+psycopg://postgres@{PG_HOST}:5432/{name}", pool_size=5)
-    try:
-        upgrade(engine)
+    with migrated_database(request.param, tmp_path, prefix="cityhub_race") as engine:
         yield make_session_factory(engine)
-    finally:
-        engine.dispose()
-        if name:
-            with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
-                admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def _acting(session: Session, username: str) -> tuple[Principal, User]:
