@@ -28,7 +28,7 @@ from cityhub.kit.db import make_engine, make_session_factory, unit_of_work
 from cityhub.kit.errors import CityHubError
 from cityhub.kit.migrate import upgrade
 from cityhub.kit.settings import Settings, get_settings
-from cityhub.kit.timeutil import local_to_utc
+from cityhub.kit.timeutil import SHANGHAI, local_to_utc
 
 if TYPE_CHECKING:
     from cityhub.models.org import User
@@ -380,6 +380,40 @@ def users_create(
             area_id=area_id,
         )
     typer.echo(f"created user {user.username} ({role_value.label})")
+
+
+@users_app.command("list")
+def users_list() -> None:
+    """Print every user: name, role, department, area, and whether they may log in now."""
+    from cityhub.geo import service as geo
+    from cityhub.kit.timeutil import clock
+    from cityhub.models.org import User
+    from cityhub.org import service as org
+
+    with system_session() as session:
+        departments = org.departments(session)
+        areas = geo.area_rows(session)
+        now = clock.now()
+        for user in session.scalars(select(User).order_by(User.username)):
+            dept = departments.get(user.department_id) if user.department_id else None
+            area = areas.get(user.area_id) if user.area_id else None
+            state = "active" if user.active else "disabled"
+            if user.locked_until is not None and user.locked_until > now:
+                state += f", locked until {user.locked_until.astimezone(SHANGHAI):%Y-%m-%d %H:%M}"
+            typer.echo(
+                f"{user.username:<28} {user.role:<12} {dept.code if dept else '-':<16} "
+                f"{area.code if area else '-':<16} {state}"
+            )
+
+
+@users_app.command("unlock")
+def users_unlock(username: str) -> None:
+    """Lift the lock that wrong passwords put on a user's login."""
+    from cityhub.org import service as org
+
+    with system_session() as session:
+        org.update_user(session, SYSTEM, _user_named(session, username), unlock=True)
+    typer.echo(f"unlocked {username}")
 
 
 @users_app.command("disable")

@@ -8,12 +8,13 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
 from cityhub.access.tokens import create_api_token
 from cityhub.cli import app
+from cityhub.kit.db import make_engine
 from cityhub.kit.settings import Settings, get_settings
 from cityhub.kit.timeutil import clock
 from cityhub.models.audit import AuditLog
@@ -184,6 +185,21 @@ def test_the_cli_disables_enables_and_resets_a_password(data_dir: Path) -> None:
         assert short.exit_code == 2 and "at least 8" in short.output
         last = runner.invoke(app, ["users", "disable", "ops"])
         assert last.exit_code == 2 and "last active administrator" in last.output
+        # Locked after wrong passwords (as the login would leave it): listed so, and unlocked.
+        engine = make_engine(get_settings().effective_database_url)
+        with engine.begin() as conn:
+            until = datetime.now(UTC) + timedelta(minutes=10)
+            conn.execute(update(User).where(User.username == "li").values(locked_until=until))
+        engine.dispose()
+        listed = runner.invoke(app, ["users", "list"])
+        assert listed.exit_code == 0, listed.output
+        line = next(x for x in listed.output.splitlines() if x.startswith("li "))
+        assert "citizen" in line and "locked until" in line
+        assert runner.invoke(app, ["users", "unlock", "li"]).exit_code == 0
+        line = next(
+            x for x in runner.invoke(app, ["users", "list"]).output.splitlines() if x.startswith("li ")
+        )
+        assert line.rstrip().endswith("active")
     finally:
         get_settings.cache_clear()
 
