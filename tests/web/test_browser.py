@@ -441,6 +441,15 @@ def test_a_user_changes_their_password_and_ends_another_session(
     page.fill("#p-again", PASSWORD)
     page.click(".password-form button[type='submit']")
     expect(page.locator(".password-form .form-status")).to_contain_text("密码已修改")
+    # Log out everywhere (after saying yes): this page goes to the login, another session ends too.
+    elsewhere = httpx.post(
+        f"{hub.url}/api/v1/auth/login", json={"username": "steward", "password": PASSWORD}, timeout=10
+    ).json()["access_token"]
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.click("[data-action='logout-everywhere']")
+    expect(page.locator("#username")).to_be_visible()
+    me = httpx.get(f"{hub.url}/api/v1/auth/me", headers={"Authorization": f"Bearer {elsewhere}"}, timeout=10)
+    assert me.status_code == 401
 
 
 def test_the_administrator_adds_disables_and_enables_a_user(page: Page, hub: Hub) -> None:

@@ -324,9 +324,10 @@ export async function login(username: string, password: string): Promise<Me> {
   return api<Me>("/api/v1/auth/me");
 }
 
-export async function logout(): Promise<void> {
+/** End this login session (``everywhere``: all of the user's) and forget its tokens. */
+export async function logout(everywhere = false): Promise<void> {
   try {
-    await api("/api/v1/auth/logout", { method: "POST" });
+    await api("/api/v1/auth/logout", { method: "POST", query: everywhere ? { everywhere: true } : undefined });
   } finally {
     keep(null);
   }

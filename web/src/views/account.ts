@@ -3,6 +3,7 @@
 
 import { ApiError, api, logout } from "../api";
 import { toast } from "../components/toast";
+import { stopLive } from "../live";
 import { fmtTime, h, replace } from "../dom";
 import { t } from "../i18n";
 import { navigate } from "../router";
@@ -107,13 +108,11 @@ export function accountView(root: HTMLElement): void {
       "data-action": "logout-everywhere",
       on: {
         click: async () => {
-          try {
-            await api("/api/v1/auth/logout", { method: "POST", query: { everywhere: true } });
-          } finally {
-            await logout().catch(() => undefined);
-            session.me = null;
-            navigate("/login", true);
-          }
+          if (!window.confirm(t("logout_everywhere_confirm"))) return;
+          await logout(true).catch(() => undefined);
+          session.me = null;
+          stopLive();
+          navigate("/login", true);
         },
       },
     },
