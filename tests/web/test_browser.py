@@ -410,6 +410,19 @@ def test_the_reporter_is_shown_in_full_only_when_asked_for_with_a_purpose(page: 
     shot(page, "08-reporter-revealed")
     reads = api(hub, "admin", "GET", f"/api/v1/audit?action=read_personal_data&object_id={created['id']}")
     assert [(r["actor"], r["purpose"]) for r in reads] == [("dispatcher", "核实现场情况")]
+    # An auditor finds the read among the log's rows by its kind.
+    page.click("header .tools button:has-text('退出')")
+    login(page, hub, "supervisor")
+    page.click("header nav a[data-nav='audit']")
+    page.locator("#a-action").select_option("read_personal_data")
+    page.click("form.filters button[type='submit']")
+    row = page.locator("table.audit tbody tr").first
+    expect(row.locator("td[data-action]")).to_have_text("查看个人信息")
+    expect(row).to_contain_text("核实现场情况")
+    kinds = page.locator("table.audit td[data-action]").evaluate_all(
+        "tds => tds.map(td => td.dataset.action)"
+    )
+    assert set(kinds) == {"read_personal_data"}
 
 
 def test_a_user_changes_their_password_and_ends_another_session(

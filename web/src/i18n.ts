@@ -518,6 +518,16 @@ const EN: Record<string, string> = {
 
 // Labels of the hub's codes: statuses, urgencies, actions, deadline states, channels, roles, warning levels.
 const CODES_ZH: Record<string, string> = {
+  "audit_action.read_personal_data": "查看个人信息",
+  "audit_action.create": "新建",
+  "audit_action.update": "修改",
+  "audit_action.delete": "删除",
+  "audit_action.login": "登录",
+  "audit_action.logout": "退出登录",
+  "audit_action.login_failed": "登录失败",
+  "audit_action.login_locked": "登录锁定",
+  "audit_action.catalog_shared_read": "共享数据读取",
+  "audit_action.catalog_shared_refused": "共享数据拒绝",
   "status.received": "受理",
   "status.dispatched": "已派单",
   "status.accepted": "已签收",
@@ -629,6 +639,16 @@ const CODES_ZH: Record<string, string> = {
 };
 
 const CODES_EN: Record<string, string> = {
+  "audit_action.read_personal_data": "Read personal data",
+  "audit_action.create": "Create",
+  "audit_action.update": "Update",
+  "audit_action.delete": "Delete",
+  "audit_action.login": "Log in",
+  "audit_action.logout": "Log out",
+  "audit_action.login_failed": "Failed login",
+  "audit_action.login_locked": "Login locked",
+  "audit_action.catalog_shared_read": "Shared data read",
+  "audit_action.catalog_shared_refused": "Shared data refused",
   // 城市体征 domains: a city names its own in its indicator documents; the usual ones in English.
   "domain.水务": "Water supply",
   "domain.燃气": "Gas",

@@ -3,7 +3,7 @@
 import { ApiError, api } from "../api";
 import { unavailable } from "../components/badges";
 import { fmtTime, h, replace } from "../dom";
-import { t } from "../i18n";
+import { code, t } from "../i18n";
 
 interface AuditRow {
   id: number;
@@ -16,15 +16,40 @@ interface AuditRow {
   purpose: string | null;
 }
 
+const ACTIONS = [
+  "read_personal_data",
+  "create",
+  "update",
+  "delete",
+  "login",
+  "logout",
+  "login_failed",
+  "login_locked",
+  "catalog_shared_read",
+  "catalog_shared_refused",
+];
+
 export function auditView(root: HTMLElement): void {
   const objectType = h("input", { id: "a-type", maxlength: 40, placeholder: "events" });
+  // What an auditor looks for most: who read a person's data in full, and why (read_personal_data).
+  const action = h(
+    "select",
+    { id: "a-action" },
+    h("option", { value: "" }, t("all")),
+    ACTIONS.map((a) => h("option", { value: a }, code("audit_action", a))),
+  );
   const actor = h("input", { id: "a-actor", maxlength: 100 });
   const result = h("div", { class: "list" });
   const load = async () => {
     replace(result, t("loading"));
     try {
       const rows = await api<AuditRow[]>("/api/v1/audit", {
-        query: { object_type: objectType.value.trim() || undefined, actor: actor.value.trim() || undefined, limit: 200 },
+        query: {
+          object_type: objectType.value.trim() || undefined,
+          actor: actor.value.trim() || undefined,
+          action: action.value || undefined,
+          limit: 200,
+        },
       });
       replace(
         result,
@@ -41,7 +66,7 @@ export function auditView(root: HTMLElement): void {
                 null,
                 h("td", { class: "at" }, fmtTime(r.at)),
                 h("td", null, r.actor),
-                h("td", null, r.action),
+                h("td", { "data-action": r.action }, code("audit_action", r.action)),
                 h("td", null, `${r.object_type} ${r.object_id}`),
                 h("td", { class: "changes" }, r.purpose ?? summarise(r.changes)),
               ),
@@ -65,6 +90,8 @@ export function auditView(root: HTMLElement): void {
         objectType,
         h("label", { for: "a-actor" }, t("actor")),
         actor,
+        h("label", { for: "a-action" }, t("action")),
+        action,
         h("button", { type: "submit", class: "btn primary" }, t("filter")),
       ),
       result,
