@@ -236,7 +236,7 @@ def test_registered_people_are_hidden_masked_and_every_read_audited(
     )
     # The west district's dispatcher does not see a person in the east.
     assert client.get(f"/api/v1/entities/{code}", headers=login(client, "east_dispatcher")).status_code == 200
-    reads = session.scalars(select(AuditLog).where(AuditLog.action == "read_personal_data")).all()
+    reads = session.scalars(select(AuditLog).where(AuditLog.action == "view_personal_record")).all()
     assert len(reads) >= 3 and all(a.object_type == "entities" for a in reads)
     assert {a.actor for a in reads} >= {"grid_worker", "dispatcher", "east_dispatcher"}
     # The audit row of the creation does not copy the personal data.

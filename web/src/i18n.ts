@@ -519,6 +519,7 @@ const EN: Record<string, string> = {
 // Labels of the hub's codes: statuses, urgencies, actions, deadline states, channels, roles, warning levels.
 const CODES_ZH: Record<string, string> = {
   "audit_action.read_personal_data": "查看个人信息",
+  "audit_action.view_personal_record": "查阅登记对象（脱敏）",
   "audit_action.create": "新建",
   "audit_action.update": "修改",
   "audit_action.delete": "删除",
@@ -640,6 +641,7 @@ const CODES_ZH: Record<string, string> = {
 
 const CODES_EN: Record<string, string> = {
   "audit_action.read_personal_data": "Read personal data",
+  "audit_action.view_personal_record": "Looked at a registered person (masked)",
   "audit_action.create": "Create",
   "audit_action.update": "Update",
   "audit_action.delete": "Delete",

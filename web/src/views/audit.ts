@@ -18,6 +18,7 @@ interface AuditRow {
 
 const ACTIONS = [
   "read_personal_data",
+  "view_personal_record",
   "create",
   "update",
   "delete",
