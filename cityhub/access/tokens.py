@@ -118,10 +118,14 @@ def clear_lock(user: User) -> None:
 
 def issue_tokens(session: Session, settings: Settings, user: User, client: str | None = None) -> TokenPair:
     """Log in: a new session, its first refresh token and an access token that names the session."""
+    return _pair(session, settings, user, _start_session(session, user, client))
+
+
+def _start_session(session: Session, user: User, client: str | None) -> LoginSession:
     login = LoginSession(user_id=user.id, started_at=clock.now(), client=client[:200] if client else None)
     session.add(login)
     session.flush()
-    return _pair(session, settings, user, login)
+    return login
 
 
 def _pair(session: Session, settings: Settings, user: User, login: LoginSession) -> TokenPair:
@@ -163,12 +167,11 @@ def refresh_tokens(
         raise Unauthorized("refresh token is invalid, expired or its session has ended; log in again")
     login = session.get(LoginSession, row.session_id) if row.session_id is not None else None
     if row.used_at is not None:
-        if login is not None and login.ended_at is None:
-            end_session(session, login, REUSED)
-            log.warning("refresh token of session %s used twice: session ended", login.id)
-        raise RefreshReused(
+        raise _reused(
+            session,
+            login,
             "this refresh token was already used, so a copy of it may be in other hands: "
-            "its session has been ended; log in again"
+            "its session has been ended; log in again",
         )
     if login is not None and login.ended_at is not None:
         raise Unauthorized("the session has ended; log in again")
@@ -185,20 +188,25 @@ def refresh_tokens(
     )
     if not getattr(won, "rowcount", 0):
         if login is not None:
-            session.refresh(login)
-            if login.ended_at is None:
-                end_session(session, login, REUSED)
-                log.warning("refresh token of session %s used twice at once: session ended", login.id)
-        raise RefreshReused(
+            session.refresh(login)  # the other request may have ended it already
+        raise _reused(
+            session,
+            login,
             "this refresh token was used by another request at the same moment: its session has been ended "
-            "for safety; log in again"
+            "for safety; log in again",
         )
     if login is None:  # issued before sessions existed
-        login = LoginSession(user_id=user.id, started_at=now, client=client[:200] if client else None)
-        session.add(login)
-        session.flush()
+        login = _start_session(session, user, client)
     login.refreshed_at = now
     return _pair(session, settings, user, login)
+
+
+def _reused(session: Session, login: LoginSession | None, detail: str) -> RefreshReused:
+    """End the session of a refresh token presented twice (if it is still open), for the caller to raise."""
+    if login is not None and login.ended_at is None:
+        end_session(session, login, REUSED)
+        log.warning("refresh token of session %s used twice: session ended", login.id)
+    return RefreshReused(detail)
 
 
 # Why a session ended (``LoginSession.end_reason``).

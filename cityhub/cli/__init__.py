@@ -409,32 +409,29 @@ def users_list() -> None:
 @users_app.command("unlock")
 def users_unlock(username: str) -> None:
     """Lift the lock that wrong passwords put on a user's login."""
-    from cityhub.org import service as org
-
-    with system_session() as session:
-        org.update_user(session, SYSTEM, _user_named(session, username), unlock=True)
+    _update_user(username, unlock=True)
     typer.echo(f"unlocked {username}")
 
 
 @users_app.command("disable")
 def users_disable(username: str) -> None:
     """Disable a user (someone who left): they cannot log in, and their sessions end now."""
-    _set_active(username, False)
+    _update_user(username, active=False)
     typer.echo(f"disabled {username}; their sessions have ended")
 
 
 @users_app.command("enable")
 def users_enable(username: str) -> None:
     """Let a disabled user log in again."""
-    _set_active(username, True)
+    _update_user(username, active=True)
     typer.echo(f"enabled {username}")
 
 
-def _set_active(username: str, active: bool) -> None:
+def _update_user(username: str, *, active: bool | None = None, unlock: bool = False) -> None:
     from cityhub.org import service as org
 
     with system_session() as session:
-        org.update_user(session, SYSTEM, _user_named(session, username), active=active)
+        org.update_user(session, SYSTEM, _user_named(session, username), active=active, unlock=unlock)
 
 
 @users_app.command("password")

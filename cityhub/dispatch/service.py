@@ -542,7 +542,7 @@ def _master(master: Event) -> MasterOut:
 def _linked(event: Event) -> LinkedEventOut:
     """Another report, its reporter masked (who they are is for the event's own page, audited)."""
     reporter: dict[str, Any] | None
-    if event.anonymous and not event.reporter_name and not event.reporter_phone:
+    if event.reporter_unknown:
         reporter = {"anonymous": True}
     else:
         reporter = {

@@ -83,7 +83,7 @@ def reveal_reporter(session: Session, principal: Principal, event_id: int, purpo
             f"a {principal.role.label} ({principal.role}) does not call this event's reporter back: "
             "the operation centre or the lead department does"
         )
-    if event.anonymous and not event.reporter_name and not event.reporter_phone:
+    if event.reporter_unknown:
         raise Unprocessable(f"event {event.number} was reported anonymously: there is no one to call back")
     revealed(session, principal, "events", str(event.id), ("reporter_name", "reporter_phone"), purpose)
     return event

@@ -58,7 +58,7 @@ class _Lookups:
 def _reporter(principal: Principal, event: Event) -> ReporterOut:
     """Masked for everyone; ``can_reveal`` tells whether this principal may ask for it in full
     (``POST /events/{id}/reporter`` with a purpose, audited)."""
-    if event.anonymous and not event.reporter_name and not event.reporter_phone:
+    if event.reporter_unknown:
         return ReporterOut(anonymous=True)
     return ReporterOut(
         name=mask_name(event.reporter_name),

@@ -160,6 +160,11 @@ class Event(Base):
     rating_comment: Mapped[str | None] = mapped_column(String(500))
     resolution: Mapped[str | None] = mapped_column(Text)
 
+    @property
+    def reporter_unknown(self) -> bool:
+        """Reported anonymously, with neither name nor phone: no one to show, no one to call back."""
+        return self.anonymous and not self.reporter_name and not self.reporter_phone
+
 
 @event.listens_for(Event, "before_insert")
 @event.listens_for(Event, "before_update")

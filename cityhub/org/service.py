@@ -142,10 +142,7 @@ def create_user(
     if password is not None:
         check_password_rule(password)
     _check_reach(role, department_id, area_id)
-    if department_id is not None and session.get(Department, department_id) is None:
-        raise Unprocessable(f"department {department_id} does not exist")
-    if area_id is not None and session.get(Area, area_id) is None:
-        raise Unprocessable(f"area {area_id} does not exist")
+    _check_references(session, department_id, area_id)
     user = User(
         username=username,
         display_name=display_name or username,
@@ -162,14 +159,16 @@ def create_user(
     return user
 
 
-def _lock_administrators(session: Session) -> None:
-    """Take the active administrators' rows (in id order, so two such changes cannot deadlock) before
-    counting them: of two administrators disabling each other at once, the second waits and sees the first's
-    change. On SQLite the transaction takes the writer lock from here instead."""
+def _lock_administrators(session: Session) -> list[int]:
+    """The active administrators, their rows taken (in id order, so two such changes cannot deadlock)
+    before they are counted: of two administrators disabling each other at once, the second waits and sees
+    the first's change. On SQLite the transaction takes the writer lock from here instead."""
     write_from_the_start(session)
-    session.scalars(
-        select(User.id).where(User.role == Role.ADMIN, User.active).order_by(User.id).with_for_update()
-    ).all()
+    return list(
+        session.scalars(
+            select(User.id).where(User.role == Role.ADMIN, User.active).order_by(User.id).with_for_update()
+        )
+    )
 
 
 def lock_user(session: Session, user: User) -> None:
@@ -177,6 +176,14 @@ def lock_user(session: Session, user: User) -> None:
     take turns, and the second checks the current password against the first's)."""
     write_from_the_start(session)
     session.refresh(user, with_for_update=True)
+
+
+def _check_references(session: Session, department_id: int | None, area_id: int | None) -> None:
+    """A department or an area named in a request exists (422, not 404: the path was found)."""
+    if department_id is not None and session.get(Department, department_id) is None:
+        raise Unprocessable(f"department {department_id} does not exist")
+    if area_id is not None and session.get(Area, area_id) is None:
+        raise Unprocessable(f"area {area_id} does not exist")
 
 
 def _check_reach(role: Role, department_id: int | None, area_id: int | None) -> None:
@@ -224,26 +231,22 @@ def update_user(
     they may log in, or lift a lock after wrong passwords (``unlock``). A disabled user's sessions end at
     once; the change applies to their next request. No change may leave the hub without an active
     administrator, nor lock the actor out."""
+    admins: list[int] = []
     if role is not None or active is not None:
-        _lock_administrators(session)
+        admins = _lock_administrators(session)
         session.refresh(user)  # as it is now that concurrent changes of administrators wait for this one
     new_role = role or user.role
     new_department = None if "department_id" in clear else (department_id or user.department_id)
     new_area = None if "area_id" in clear else (area_id or user.area_id)
     new_active = user.active if active is None else active
-    if department_id is not None and session.get(Department, department_id) is None:
-        raise Unprocessable(f"department {department_id} does not exist")
-    if area_id is not None and session.get(Area, area_id) is None:
-        raise Unprocessable(f"area {area_id} does not exist")
+    _check_references(session, department_id, area_id)
     _check_reach(new_role, new_department, new_area)
     if user.id == actor.user_id and (not new_active or new_role is not user.role):
         raise Conflict("you cannot disable your own account or change your own role: ask another admin")
-    if user.role is Role.ADMIN and user.active and (new_role is not Role.ADMIN or not new_active):
-        others = session.scalar(
-            select(func.count(User.id)).where(User.role == Role.ADMIN, User.active, User.id != user.id)
-        )
-        if not others:
-            raise Conflict(f"{user.username} is the last active administrator: make another one first")
+    # Only a role or an active flag given can step an administrator down, so ``admins`` was read, locked.
+    stepping_down = user.role is Role.ADMIN and user.active and (new_role is not Role.ADMIN or not new_active)
+    if stepping_down and not [admin for admin in admins if admin != user.id]:
+        raise Conflict(f"{user.username} is the last active administrator: make another one first")
     if display_name is not None:
         user.display_name = display_name
     if unlock:

@@ -51,7 +51,10 @@ class _Assets(StaticFiles):
         self._gzipped: dict[str, bytes] = {}
 
     async def get_response(self, path: str, scope: Scope) -> Response:
-        body = await anyio.to_thread.run_sync(self._compressed, path) if _accepts_gzip(scope) else None
+        body = None
+        if Path(path).suffix in _COMPRESSED_TYPES and _accepts_gzip(scope):
+            # Compressed once (a worker thread: reading and compressing would stall the event loop).
+            body = self._gzipped.get(path) or await anyio.to_thread.run_sync(self._compress, path)
         if body is not None:
             return Response(
                 body,
@@ -64,15 +67,12 @@ class _Assets(StaticFiles):
             response.headers["Vary"] = "Accept-Encoding"
         return response
 
-    def _compressed(self, path: str) -> bytes | None:
-        if Path(path).suffix not in _COMPRESSED_TYPES:
-            return None
-        if (body := self._gzipped.get(path)) is None:
-            file = (self._root / path).resolve()
-            if not file.is_file() or not file.is_relative_to(self._root):
-                return None  # StaticFiles answers the 404
-            # mtime=0: the same bytes on every start, so the answer does not change with the process.
-            body = self._gzipped[path] = gzip.compress(file.read_bytes(), compresslevel=9, mtime=0)
+    def _compress(self, path: str) -> bytes | None:
+        file = (self._root / path).resolve()
+        if not file.is_file() or not file.is_relative_to(self._root):
+            return None  # StaticFiles answers the 404
+        # mtime=0: the same bytes on every start, so the answer does not change with the process.
+        body = self._gzipped[path] = gzip.compress(file.read_bytes(), compresslevel=9, mtime=0)
         return body
 
 
