@@ -410,15 +410,23 @@ def test_the_reporter_is_shown_in_full_only_when_asked_for_with_a_purpose(page: 
     shot(page, "08-reporter-revealed")
     reads = api(hub, "admin", "GET", f"/api/v1/audit?action=read_personal_data&object_id={created['id']}")
     assert [(r["actor"], r["purpose"]) for r in reads] == [("dispatcher", "核实现场情况")]
-    # An auditor finds the read among the log's rows by its kind.
+    # An auditor finds the read among the log's rows by its kind — even when the screen's first, unfiltered
+    # load answers after the filtered one (it is held back here until the filtered rows are shown).
     page.click("header .tools button:has-text('退出')")
     login(page, hub, "supervisor")
+    held: list[Route] = []
+    unfiltered = re.compile(r"/api/v1/audit\?limit=200$")
+    page.route(unfiltered, lambda route: held.append(route))
     page.click("header nav a[data-nav='audit']")
     page.locator("#a-action").select_option("read_personal_data")
     page.click("form.filters button[type='submit']")
     row = page.locator("table.audit tbody tr").first
     expect(row.locator("td[data-action]")).to_have_text("查看个人信息")
     expect(row).to_contain_text("核实现场情况")
+    assert len(held) == 1
+    with page.expect_response(unfiltered):
+        held[0].continue_()
+    page.evaluate("() => new Promise((done) => setTimeout(done, 100))")  # the late answer's handler has run
     kinds = page.locator("table.audit td[data-action]").evaluate_all(
         "tds => tds.map(td => td.dataset.action)"
     )

@@ -102,3 +102,16 @@ export function debounce<A extends unknown[]>(fn: (...args: A) => void, ms: numb
     timer = window.setTimeout(() => fn(...args), ms);
   };
 }
+
+/**
+ * For a screen that loads again when its filters change: answers can arrive out of order (the screen's
+ * first load may come back after a filtered one), so only the newest load's answer may be shown.
+ * `const next = newestOnly();` then, in each load, `const current = next();` and `if (!current()) return;`.
+ */
+export function newestOnly(): () => () => boolean {
+  let ticket = 0;
+  return () => {
+    const mine = ++ticket;
+    return () => mine === ticket;
+  };
+}

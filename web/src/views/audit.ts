@@ -2,7 +2,7 @@
 
 import { ApiError, api } from "../api";
 import { unavailable } from "../components/badges";
-import { fmtTime, h, replace } from "../dom";
+import { fmtTime, h, newestOnly, replace } from "../dom";
 import { code, t } from "../i18n";
 
 interface AuditRow {
@@ -41,7 +41,9 @@ export function auditView(root: HTMLElement): void {
   );
   const actor = h("input", { id: "a-actor", maxlength: 100 });
   const result = h("div", { class: "list" });
+  const next = newestOnly();
   const load = async () => {
+    const current = next();
     replace(result, t("loading"));
     try {
       const rows = await api<AuditRow[]>("/api/v1/audit", {
@@ -52,6 +54,7 @@ export function auditView(root: HTMLElement): void {
           limit: 200,
         },
       });
+      if (!current()) return;
       replace(
         result,
         h(
@@ -76,7 +79,7 @@ export function auditView(root: HTMLElement): void {
         ),
       );
     } catch (err) {
-      replace(result, unavailable(err instanceof ApiError && err.status === 403 ? t("no_permission") : String(err)));
+      if (current()) replace(result, unavailable(err instanceof ApiError && err.status === 403 ? t("no_permission") : String(err)));
     }
   };
   root.append(

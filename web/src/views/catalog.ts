@@ -15,7 +15,7 @@ import {
 import { unavailable } from "../components/badges";
 import { toast } from "../components/toast";
 import { chartIn, MUTED, TEXT } from "../charts";
-import { debounce, fmtTime, h, replace } from "../dom";
+import { debounce, fmtTime, h, newestOnly, replace } from "../dom";
 import { code, t } from "../i18n";
 import { getDepartments } from "../refdata";
 import { canRead, session } from "../session";
@@ -121,9 +121,9 @@ export function catalogView(root: HTMLElement): () => void {
     );
   };
 
-  let ticket = 0;
+  const next = newestOnly();
   const load = async () => {
-    const mine = ++ticket;
+    const current = next();
     const deptId = department.value ? Number(department.value) : null;
     const deptCode = deptId !== null ? codes.get(deptId) : undefined;
     try {
@@ -135,11 +135,11 @@ export function catalogView(root: HTMLElement): () => void {
         limit: 500,
       });
       if (deptId !== null && deptCode === undefined) rows = rows.filter((r) => r.department_id === deptId);
-      if (mine !== ticket) return;
+      if (!current()) return;
       items = rows;
       paintList();
     } catch (err) {
-      if (mine === ticket) replace(list, unavailable(errorText(err)));
+      if (current()) replace(list, unavailable(errorText(err)));
     }
   };
 

@@ -2,7 +2,7 @@
 
 import { ApiError, api, events } from "../api";
 import { eventTable } from "../components/eventTable";
-import { h, replace } from "../dom";
+import { h, newestOnly, replace } from "../dom";
 import { code, t } from "../i18n";
 import { session } from "../session";
 
@@ -23,7 +23,9 @@ export function eventsView(root: HTMLElement): void {
   const pager = h("div", { class: "pager" });
   let offset = 0;
 
+  const next = newestOnly();
   const load = async () => {
+    const current = next();
     replace(result, t("loading"));
     try {
       const page = await events.list({
@@ -34,6 +36,7 @@ export function eventsView(root: HTMLElement): void {
         limit: PAGE,
         offset,
       });
+      if (!current()) return;
       replace(result, eventTable(page.items, { columns: ["category", "area", "department", "created"] }));
       replace(
         pager,
@@ -42,7 +45,7 @@ export function eventsView(root: HTMLElement): void {
         h("button", { type: "button", class: "btn small", disabled: offset + PAGE >= page.total, on: { click: () => ((offset += PAGE), void load()) } }, t("next")),
       );
     } catch (err) {
-      replace(result, h("p", { class: "error" }, err instanceof ApiError ? err.detail : String(err)));
+      if (current()) replace(result, h("p", { class: "error" }, err instanceof ApiError ? err.detail : String(err)));
     }
   };
   const form = h(
