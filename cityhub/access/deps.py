@@ -16,7 +16,7 @@ from cityhub.kit.errors import Unauthorized
 from cityhub.kit.http import get_session
 from cityhub.kit.settings import Settings
 from cityhub.models.area import Area, AreaLevel
-from cityhub.models.org import LoginSession, User
+from cityhub.models.org import ADDRESS_LENGTH, LoginSession, User
 from cityhub.org.service import principal_for
 
 _bearer = HTTPBearer(auto_error=False, description="an access token from /api/v1/auth/login, or an API token")
@@ -35,6 +35,14 @@ async def settings_of(request: Request) -> Settings:
     return app_settings(request)
 
 
+def client_address(request: Request) -> str | None:
+    """The client's address as the server saw it: the connecting peer or, behind a reverse proxy that
+    uvicorn trusts (``FORWARDED_ALLOW_IPS``), the client the proxy named in X-Forwarded-For. The hub reads
+    no forwarding header itself: an address a client could write is worth nothing in an audit trail."""
+    client = request.client
+    return client.host[:ADDRESS_LENGTH] if client is not None and client.host else None
+
+
 def current_principal(
     request: Request,
     session: SessionDep,
@@ -43,13 +51,15 @@ def current_principal(
     if credentials is None or not credentials.credentials:
         raise Unauthorized("log in first: send 'Authorization: Bearer <token>'")
     token = credentials.credentials
+    address = client_address(request)
     if token.startswith(API_TOKEN_PREFIX):
-        return principal_for(session, user_for_api_token(session, token))
-    return principal_of(session, decode_access_token(app_settings(request), token))
+        return principal_for(session, user_for_api_token(session, token), address=address)
+    return principal_of(session, decode_access_token(app_settings(request), token), address)
 
 
-def principal_of(session: Session, claims: AccessClaims) -> Principal:
-    """The principal a verified token names, if its user is active and its login session open."""
+def principal_of(session: Session, claims: AccessClaims, address: str | None = None) -> Principal:
+    """The principal a verified token names, if its user is active and its login session open, acting from
+    ``address``."""
     found = session.execute(_PRINCIPAL, {"user_id": claims.user_id, "sid": claims.session_id}).first()
     if found is None or not found.active:
         raise Unauthorized("the account is disabled or no longer exists")
@@ -57,7 +67,7 @@ def principal_of(session: Session, claims: AccessClaims) -> Principal:
         raise Unauthorized("this login session has ended (logged out); log in again")
     cache.remember(session, found.revision)
     level = AreaLevel(found.level) if found.level is not None else None
-    return principal_for(session, found, level, session_id=found.sid)
+    return principal_for(session, found, level, session_id=found.sid, address=address)
 
 
 # The user's columns the principal needs, the level of their area, whether the token's login session is

@@ -5,13 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Path, Query, status
+from fastapi import APIRouter, Header, Path, Query, Request, status
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from cityhub.access import policy, tokens
-from cityhub.access.deps import PrincipalDep, SessionDep, SettingsDep
+from cityhub.access.deps import PrincipalDep, SessionDep, SettingsDep, client_address
 from cityhub.access.passwords import verify_password
+from cityhub.access.schemas import LoginSessionOut, session_out
 from cityhub.audit.hooks import bind_principal, record
 from cityhub.kit.errors import NotFound, Unprocessable
 from cityhub.kit.text import Input
@@ -71,6 +72,7 @@ class ApiTokenOut(BaseModel):
 
 @router.post("/auth/login", response_model=TokenOut)
 def login(
+    request: Request,
     body: LoginIn,
     session: SessionDep,
     settings: SettingsDep,
@@ -78,18 +80,28 @@ def login(
 ) -> TokenOut:
     """Exchange a user name and password for a short-lived access token and a refresh token: a new login
     session (listed under ``/auth/sessions``)."""
+    address = client_address(request)
     try:
-        user = tokens.authenticate(session, settings, body.username, body.password)
+        user, pair = tokens.log_in(
+            session, settings, body.username, body.password, client=user_agent, address=address
+        )
     except tokens.LoginFailed:
         session.commit()  # the failure counts although the answer is a 401
         raise
-    pair = tokens.issue_tokens(session, settings, user, client=user_agent)
-    record(session, principal_for(session, user), "login", "users", str(user.id), {"client": user_agent})
+    record(
+        session,
+        principal_for(session, user, address=address),
+        "login",
+        "users",
+        str(user.id),
+        {"client": user_agent},
+    )
     return _pair_out(pair)
 
 
 @router.post("/auth/refresh", response_model=TokenOut)
 def refresh(
+    request: Request,
     body: RefreshIn,
     session: SessionDep,
     settings: SettingsDep,
@@ -98,7 +110,9 @@ def refresh(
     """Rotate: the refresh token is used up and a new pair of the same session is issued. A refresh token
     presented a second time ends its session (someone else may hold a copy): log in again."""
     try:
-        pair = tokens.refresh_tokens(session, settings, body.refresh_token, client=user_agent)
+        pair = tokens.refresh_tokens(
+            session, settings, body.refresh_token, client=user_agent, address=client_address(request)
+        )
     except tokens.RefreshReused:
         session.commit()  # the ending of the session stands although the answer is a 401
         raise
@@ -153,21 +167,13 @@ def change_password(
     lock_user(session, user)
     tokens.refuse_if_locked(user)
     if not verify_password(user.password_hash, body.current_password):
-        tokens.count_failure(session, settings, user)
+        tokens.count_failure(session, settings, user, principal.address)
         session.commit()  # the failure counts although the answer is an error
         raise Unprocessable("the current password is wrong", field="current_password")
     if body.new_password == body.current_password:
         raise Unprocessable("the new password is the current one", field="new_password")
     bind_principal(session, principal)
     set_password(session, user, body.new_password, keep_session=principal.session_id)
-
-
-class LoginSessionOut(BaseModel):
-    id: int
-    started_at: datetime
-    refreshed_at: datetime | None
-    client: str | None = Field(description="the browser or program it logged in with (User-Agent)")
-    current: bool = Field(description="the session of the token that asks")
 
 
 @router.get("/auth/sessions", response_model=list[LoginSessionOut])
@@ -177,16 +183,7 @@ def list_sessions(
     """Your open login sessions, the most recently used first: end one you do not recognise."""
     if principal.user_id is None:
         return []
-    return [
-        LoginSessionOut(
-            id=row.id,
-            started_at=row.started_at,
-            refreshed_at=row.refreshed_at,
-            client=row.client,
-            current=row.id == principal.session_id,
-        )
-        for row in tokens.open_sessions(session, settings, principal.user_id)
-    ]
+    return [session_out(row, principal) for row in tokens.open_sessions(session, settings, principal.user_id)]
 
 
 @router.delete("/auth/sessions/{session_id}", status_code=status.HTTP_204_NO_CONTENT)

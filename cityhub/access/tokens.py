@@ -53,7 +53,26 @@ class LoginFailed(Unauthorized):
     """A wrong password for a user that exists: the count of failures changed, and must be committed."""
 
 
-def authenticate(session: Session, settings: Settings, username: str, password: str) -> User:
+def log_in(
+    session: Session,
+    settings: Settings,
+    username: str,
+    password: str,
+    *,
+    client: str | None = None,
+    address: str | None = None,
+) -> tuple[User, TokenPair]:
+    """Log in with a password from ``address``: the user, and a new session with its first pair of tokens.
+    Refused with a 429 while the account is locked; a wrong password raises :class:`LoginFailed`, which the
+    caller commits."""
+    user = authenticate(session, settings, username, password, address)
+    user.last_login_at, user.last_login_address = clock.now(), address
+    return user, issue_tokens(session, settings, user, client=client, address=address)
+
+
+def authenticate(
+    session: Session, settings: Settings, username: str, password: str, address: str | None = None
+) -> User:
     """The user these credentials are for. Wrong passwords in a row lock the account for a while (登录失败
     处理, GB/T 22239): :class:`LoginFailed` counts one, and at ``login_max_failures`` the lock begins."""
     user = session.scalar(select(User).where(User.username == username))
@@ -62,7 +81,7 @@ def authenticate(session: Session, settings: Settings, username: str, password: 
     # Verify even when the user is unknown, so timing does not reveal which user names exist.
     ok = verify_password(user.password_hash if user else _DUMMY_HASH, password)
     if user is not None and not ok and user.password_hash is not None:
-        count_failure(session, settings, user)
+        count_failure(session, settings, user, address)
         raise LoginFailed("wrong user name or password")
     if user is None or not ok:
         raise Unauthorized("wrong user name or password")
@@ -84,9 +103,11 @@ def refuse_if_locked(user: User) -> None:
         )
 
 
-def count_failure(session: Session, settings: Settings, user: User) -> None:
-    """One more wrong password for ``user`` (at login or when changing it), counted in the database so that
-    guesses at once all count; at ``login_max_failures`` the login is locked. Audited; the caller commits."""
+def count_failure(session: Session, settings: Settings, user: User, address: str | None = None) -> None:
+    """One more wrong password for ``user`` (at login or when changing it, from ``address``), counted in the
+    database so that guesses at once all count; at ``login_max_failures`` the login is locked. Audited; the
+    caller commits."""
+    source = SYSTEM.at(address)
     failures = session.execute(
         update(User)
         .where(User.id == user.id)
@@ -94,7 +115,7 @@ def count_failure(session: Session, settings: Settings, user: User) -> None:
         .returning(User.failed_logins)
         .execution_options(synchronize_session=False)
     ).scalar_one()
-    record(session, SYSTEM, "login_failed", "users", str(user.id), {"failures": failures})
+    record(session, source, "login_failed", "users", str(user.id), {"failures": failures})
     if failures >= settings.login_max_failures:
         until = clock.now() + timedelta(minutes=settings.login_lock_minutes)
         session.execute(
@@ -103,7 +124,7 @@ def count_failure(session: Session, settings: Settings, user: User) -> None:
             .values(failed_logins=0, locked_until=until)
             .execution_options(synchronize_session=False)
         )
-        record(session, SYSTEM, "login_locked", "users", str(user.id), {"until": until.isoformat()})
+        record(session, source, "login_locked", "users", str(user.id), {"until": until.isoformat()})
         minutes = settings.login_lock_minutes
         log.warning("user %s locked for %s min after wrong passwords", user.username, minutes)
 
@@ -116,13 +137,21 @@ def clear_lock(user: User) -> None:
         user.locked_until = None
 
 
-def issue_tokens(session: Session, settings: Settings, user: User, client: str | None = None) -> TokenPair:
+def issue_tokens(
+    session: Session, settings: Settings, user: User, client: str | None = None, address: str | None = None
+) -> TokenPair:
     """Log in: a new session, its first refresh token and an access token that names the session."""
-    return _pair(session, settings, user, _start_session(session, user, client))
+    return _pair(session, settings, user, _start_session(session, user, client, address))
 
 
-def _start_session(session: Session, user: User, client: str | None) -> LoginSession:
-    login = LoginSession(user_id=user.id, started_at=clock.now(), client=client[:200] if client else None)
+def _start_session(session: Session, user: User, client: str | None, address: str | None) -> LoginSession:
+    login = LoginSession(
+        user_id=user.id,
+        started_at=clock.now(),
+        client=client[:200] if client else None,
+        address=address,
+        last_address=address,
+    )
     session.add(login)
     session.flush()
     return login
@@ -154,7 +183,7 @@ def _pair(session: Session, settings: Settings, user: User, login: LoginSession)
 
 
 def refresh_tokens(
-    session: Session, settings: Settings, refresh: str, client: str | None = None
+    session: Session, settings: Settings, refresh: str, client: str | None = None, address: str | None = None
 ) -> TokenPair:
     """Exchange a refresh token for a new pair in the same session; the old one is used up (rotation).
 
@@ -196,8 +225,8 @@ def refresh_tokens(
             "for safety; log in again",
         )
     if login is None:  # issued before sessions existed
-        login = _start_session(session, user, client)
-    login.refreshed_at = now
+        login = _start_session(session, user, client, address)
+    login.refreshed_at, login.last_address = now, address
     return _pair(session, settings, user, login)
 
 

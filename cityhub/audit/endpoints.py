@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from cityhub.access import policy
@@ -26,6 +26,11 @@ class AuditOut(BaseModel):
     object_id: str
     changes: dict[str, Any]
     purpose: str | None
+    address: str | None = Field(
+        description="the client address of the request that wrote the row (as uvicorn resolved it behind "
+        "a trusted proxy); none for the hub's own work (scheduler, command line) and rows from before it "
+        "was recorded"
+    )
 
 
 @router.get("/audit", response_model=list[AuditOut])
@@ -36,6 +41,7 @@ def list_audit(
     object_id: Annotated[str | None, Query(max_length=40)] = None,
     actor: Annotated[str | None, Query(max_length=100)] = None,
     action: Annotated[str | None, Query(max_length=40)] = None,
+    address: Annotated[str | None, Query(max_length=64, description="rows from this client address")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> list[AuditOut]:
@@ -47,6 +53,7 @@ def list_audit(
         (AuditLog.object_id, object_id),
         (AuditLog.actor, actor),
         (AuditLog.action, action),
+        (AuditLog.address, address),
     ):
         if value is not None:
             stmt = stmt.where(column == value)

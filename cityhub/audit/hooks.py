@@ -149,6 +149,7 @@ def _row(principal: Principal, action: str, obj: Any, changes: dict[str, Any]) -
         "object_id": _object_id(obj),
         "changes": changes,
         "purpose": None,
+        "address": principal.address,
     }
 
 
@@ -216,5 +217,6 @@ def record(
             object_id=object_id,
             changes=changes or {},
             purpose=purpose,
+            address=principal.address,
         )
     )

@@ -24,7 +24,7 @@ from cityhub.models.event import (
     EventCounter,
 )
 from cityhub.models.indicator import Indicator, IndicatorState, IndicatorValue, MetricWatch
-from cityhub.models.org import ApiToken, Department, LoginSession, RefreshToken, User
+from cityhub.models.org import ApiToken, Department, LoginFailure, LoginSession, RefreshToken, User
 from cityhub.models.revision import ReferenceRevision
 from cityhub.models.routing import RoutingRule, SlaPolicy
 from cityhub.models.telemetry import DeadLetter, DirtyMinute, Reading, Rollup
@@ -58,6 +58,7 @@ __all__ = [
     "IndicatorState",
     "IndicatorValue",
     "LinkageRule",
+    "LoginFailure",
     "LoginSession",
     "MetricWatch",
     "Place",

@@ -9,6 +9,7 @@ from sqlalchemy import JSON, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from cityhub.kit.db import Base, BigId, UTCDateTime
+from cityhub.models.org import ADDRESS_LENGTH
 
 
 class AuditLog(Base):
@@ -25,3 +26,6 @@ class AuditLog(Base):
     object_id: Mapped[str] = mapped_column(String(40))
     changes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     purpose: Mapped[str | None] = mapped_column(String(200))
+    # The client address of the request that wrote the row (GB/T 22239: the source of the action); None for
+    # the hub's own work (scheduler, command line).
+    address: Mapped[str | None] = mapped_column(String(ADDRESS_LENGTH))

@@ -5,10 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import ForeignKey, String
+from sqlalchemy import ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from cityhub.kit.db import Base, BigId, UTCDateTime, str_enum
+
+# A client address as the server saw it (IPv6 with a zone fits; anything longer is cut).
+ADDRESS_LENGTH = 64
 
 
 class Role(StrEnum):
@@ -65,7 +68,7 @@ class User(Base):
     __tablename__ = "users"
     __audited__ = True
     __audit_masked__ = frozenset({"password_hash", "phone"})
-    __audit_ignored__ = frozenset({"failed_logins"})
+    __audit_ignored__ = frozenset({"failed_logins", "last_login_at", "last_login_address"})
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     username: Mapped[str] = mapped_column(String(60), unique=True)
@@ -80,6 +83,9 @@ class User(Base):
     # Wrong passwords in a row, and until when login is refused after too many (登录失败处理).
     failed_logins: Mapped[int] = mapped_column(default=0, server_default="0")
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The latest login with a password and the client address it came from (the audit log has them all).
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_login_address: Mapped[str | None] = mapped_column(String(ADDRESS_LENGTH))
 
 
 class LoginSession(Base):
@@ -93,8 +99,26 @@ class LoginSession(Base):
     started_at: Mapped[datetime] = mapped_column(UTCDateTime)
     refreshed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     client: Mapped[str | None] = mapped_column(String(200))  # the User-Agent it logged in with
+    address: Mapped[str | None] = mapped_column(
+        String(ADDRESS_LENGTH)
+    )  # the client address it logged in from
+    last_address: Mapped[str | None] = mapped_column(String(ADDRESS_LENGTH))  # that of its latest refresh
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     end_reason: Mapped[str | None] = mapped_column(String(40))
+
+
+class LoginFailure(Base):
+    """A failed login (wrong or unknown user name or password) from a client address, kept for the per-address
+    limit (decision 0020): counted in the database, so every API process sees the same count and a restart
+    does not reset it. Rows older than the window count no more and are pruned hourly."""
+
+    __tablename__ = "login_failures"
+    __table_args__ = (Index("ix_login_failures_address_at", "address", "at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    # The address as the limit counts it: an IPv4 address, or an IPv6 address's /64 network.
+    address: Mapped[str] = mapped_column(String(ADDRESS_LENGTH))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class RefreshToken(Base):

@@ -65,10 +65,14 @@ AREA_ROLES = frozenset({Role.DISPATCHER, Role.SUPERVISOR, Role.GRID_WORKER})
 
 
 def principal_for(
-    session: Session, user: UserColumns, area_level: AreaLevel | None = None, session_id: int | None = None
+    session: Session,
+    user: UserColumns,
+    area_level: AreaLevel | None = None,
+    session_id: int | None = None,
+    address: str | None = None,
 ) -> Principal:
     """The acting principal of ``user``; ``area_level`` when the caller has read it with the user,
-    ``session_id`` when it acts through a login session's access token."""
+    ``session_id`` when it acts through a login session's access token, ``address`` the client's."""
     if Role(user.role) in AREA_ROLES and user.area_id is None:
         raise Forbidden(
             f"{user.username} is a {Role(user.role).label} without an area of responsibility and may not act "
@@ -86,6 +90,7 @@ def principal_for(
         area_id=user.area_id,
         area_level=level,
         session_id=session_id,
+        address=address,
     )
 
 

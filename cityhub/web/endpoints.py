@@ -18,6 +18,7 @@ from cityhub.access.deps import (
     SessionDep,
     SettingsDep,
     app_settings,
+    client_address,
     current_principal,
     principal_of,
 )
@@ -157,7 +158,9 @@ def _stream_principal(
     """The bearer token from the header or, for EventSource (which cannot set headers), a stream ticket."""
     if ticket:
         claims = tokens.decode_stream_ticket(app_settings(request), ticket)
-        return principal_of(session, claims), None  # lives as long as its session (checked as it runs)
+        return principal_of(
+            session, claims, client_address(request)
+        ), None  # lives as long as its session (checked as it runs)
     if credentials is None or not credentials.credentials:
         raise Unauthorized(
             "log in first: send 'Authorization: Bearer <token>', or ?ticket= from POST /api/v1/stream/ticket"

@@ -241,3 +241,77 @@ def test_old_tokens_and_sessions_are_pruned_and_live_ones_kept(
         is None
     )
     assert "login-sessions" in {job.name for job in Scheduler(sessionmaker(), settings, []).jobs}
+
+
+def _from(client: TestClient, address: str) -> TestClient:
+    return TestClient(client.app, client=(address, 40000), raise_server_exceptions=False)
+
+
+def test_a_session_shows_where_it_logged_in_from_and_was_last_refreshed_from(
+    client: TestClient, session: Session
+) -> None:
+    build_city(session)
+    office, phone = _from(client, "198.51.100.20"), _from(client, "2001:db8::7")
+    tokens = office.post("/api/v1/auth/login", json={"username": "dispatcher", "password": PASSWORD}).json()
+    listed = office.get("/api/v1/auth/sessions", headers=_bearer(tokens)).json()
+    assert [(s["address"], s["last_address"]) for s in listed] == [("198.51.100.20", "198.51.100.20")]
+    renewed = phone.post("/api/v1/auth/refresh", json={"refresh_token": tokens["refresh_token"]}).json()
+    listed = phone.get("/api/v1/auth/sessions", headers=_bearer(renewed)).json()
+    assert [(s["address"], s["last_address"]) for s in listed] == [("198.51.100.20", "2001:db8::7")]
+
+
+def test_audit_rows_of_a_request_carry_its_client_address_and_the_hubs_own_none(
+    client: TestClient, session: Session
+) -> None:
+    from cityhub.access.principal import SYSTEM
+    from cityhub.audit.hooks import bind_principal
+    from cityhub.org import service as org
+
+    city = build_city(session)
+    guesser, office = _from(client, "203.0.113.5"), _from(client, "198.51.100.20")
+    wrong = {"username": "dispatcher", "password": "not-the-password"}
+    assert guesser.post("/api/v1/auth/login", json=wrong).status_code == 401
+    assert guesser.post("/api/v1/auth/login", json={**wrong, "username": "nobody"}).status_code == 401
+    tokens = office.post("/api/v1/auth/login", json={"username": "dispatcher", "password": PASSWORD}).json()
+    assert office.post("/api/v1/auth/logout", headers=_bearer(tokens)).status_code == 204
+    admin = {"Authorization": f"Bearer {_login(office, 'admin')['access_token']}"}
+    uid = city.users["roads_handler"].id
+    assert (
+        office.patch(f"/api/v1/users/{uid}", json={"display_name": "路政"}, headers=admin).status_code == 200
+    )
+    bind_principal(session, SYSTEM)  # the hub's own work (command line, scheduler)
+    org.update_user(session, SYSTEM, city.users["roads_handler"], display_name="路政处")
+    session.flush()
+    rows = office.get("/api/v1/audit", params={"limit": 50}, headers=admin).json()
+    seen = [(r["action"], r["object_id"], r["actor"], r["address"]) for r in reversed(rows)]
+    dispatcher = str(city.users["dispatcher"].id)
+    assert seen[-6:] == [
+        ("login_failed", dispatcher, "system", "203.0.113.5"),
+        ("login", dispatcher, "dispatcher", "198.51.100.20"),
+        ("logout", dispatcher, "dispatcher", "198.51.100.20"),
+        ("login", str(city.users["admin"].id), "admin", "198.51.100.20"),
+        ("update", str(uid), "admin", "198.51.100.20"),
+        ("update", str(uid), "system", None),
+    ]
+    from_guesser = office.get("/api/v1/audit", params={"address": "203.0.113.5"}, headers=admin).json()
+    assert {r["action"] for r in from_guesser} == {"login_failed"} and len(from_guesser) == 1
+
+
+def test_the_address_is_the_peers_unless_uvicorn_trusts_the_proxy_that_names_another(
+    client: TestClient, session: Session
+) -> None:
+    from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
+
+    build_city(session)
+    body = {"username": "dispatcher", "password": PASSWORD}
+    spoof = {"X-Forwarded-For": "192.0.2.99", "X-Real-IP": "192.0.2.99", "Forwarded": "for=192.0.2.99"}
+    # A client cannot name its own address: the hub reads no forwarding header itself.
+    direct = _from(client, "203.0.113.5").post("/api/v1/auth/login", json=body, headers=spoof).json()
+    # Behind a proxy uvicorn trusts (FORWARDED_ALLOW_IPS), the client the proxy names.
+    proxied_app = ProxyHeadersMiddleware(client.app, trusted_hosts="10.0.0.2")  # type: ignore[arg-type]
+    proxy = TestClient(proxied_app, client=("10.0.0.2", 40000), raise_server_exceptions=False)
+    forwarded = {"X-Forwarded-For": "192.0.2.99, 198.51.100.20"}  # the proxy appended the real peer
+    proxied = proxy.post("/api/v1/auth/login", json=body, headers=forwarded).json()
+    listed = client.get("/api/v1/auth/sessions", headers=_bearer(proxied)).json()
+    assert sorted(s["address"] for s in listed) == ["198.51.100.20", "203.0.113.5"]
+    assert direct["access_token"]
