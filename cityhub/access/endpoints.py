@@ -70,7 +70,17 @@ class ApiTokenOut(BaseModel):
     token: str | None = Field(None, description="the secret, shown only once at creation")
 
 
-@router.post("/auth/login", response_model=TokenOut)
+@router.post(
+    "/auth/login",
+    response_model=TokenOut,
+    responses={
+        401: {"description": "wrong user name or password (counted)"},
+        429: {
+            "description": "too many failed logins: for this account (code `account_locked`) or from this "
+            "client address, whatever the user name (code `address_throttled`); see Retry-After",
+        },
+    },
+)
 def login(
     request: Request,
     body: LoginIn,
@@ -79,7 +89,8 @@ def login(
     user_agent: Annotated[str | None, Header(include_in_schema=False)] = None,
 ) -> TokenOut:
     """Exchange a user name and password for a short-lived access token and a refresh token: a new login
-    session (listed under ``/auth/sessions``)."""
+    session (listed under ``/auth/sessions``). Failed logins are limited per account and per client
+    address."""
     address = client_address(request)
     try:
         user, pair = tokens.log_in(

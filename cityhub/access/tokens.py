@@ -12,6 +12,7 @@ import jwt
 from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
+from cityhub.access import throttle
 from cityhub.access.passwords import verify_password
 from cityhub.access.principal import SYSTEM, Principal
 from cityhub.audit.hooks import record
@@ -50,7 +51,8 @@ def token_digest(token: str) -> str:
 
 
 class LoginFailed(Unauthorized):
-    """A wrong password for a user that exists: the count of failures changed, and must be committed."""
+    """Wrong or unknown user name or password: a failure was counted (for the address, and for the account
+    if it exists) and must be committed although the answer is a 401."""
 
 
 def log_in(
@@ -63,8 +65,12 @@ def log_in(
     address: str | None = None,
 ) -> tuple[User, TokenPair]:
     """Log in with a password from ``address``: the user, and a new session with its first pair of tokens.
-    Refused with a 429 while the account is locked; a wrong password raises :class:`LoginFailed`, which the
-    caller commits."""
+
+    Refused with a 429 while the address has too many recent failures (``throttle``) — before the user name
+    is even looked at, so no spelling of it gets through and the account's count is left alone — or while
+    the account is locked. A failure raises :class:`LoginFailed`; the caller commits it.
+    """
+    throttle.refuse_if_throttled(session, settings, address)
     user = authenticate(session, settings, username, password, address)
     user.last_login_at, user.last_login_address = clock.now(), address
     return user, issue_tokens(session, settings, user, client=client, address=address)
@@ -74,17 +80,21 @@ def authenticate(
     session: Session, settings: Settings, username: str, password: str, address: str | None = None
 ) -> User:
     """The user these credentials are for. Wrong passwords in a row lock the account for a while (登录失败
-    处理, GB/T 22239): :class:`LoginFailed` counts one, and at ``login_max_failures`` the lock begins."""
+    处理, GB/T 22239): :class:`LoginFailed` counts one, and at ``login_max_failures`` the lock begins. Every
+    failure, for unknown user names too, counts for ``address`` (``throttle``)."""
     user = session.scalar(select(User).where(User.username == username))
     if user is not None:
         refuse_if_locked(user)  # a guess during the lock is not even checked: it tells nothing
-    # Verify even when the user is unknown, so timing does not reveal which user names exist.
-    ok = verify_password(user.password_hash if user else _DUMMY_HASH, password)
-    if user is not None and not ok and user.password_hash is not None:
-        count_failure(session, settings, user, address)
-        raise LoginFailed("wrong user name or password")
+    # Verify even when the user is unknown or has no password, so timing does not reveal which do.
+    known = user.password_hash if user is not None else None
+    ok = verify_password(known or _DUMMY_HASH, password) and known is not None
     if user is None or not ok:
-        raise Unauthorized("wrong user name or password")
+        throttle.count_failure(session, settings, address)
+        if user is not None and user.password_hash is not None:
+            count_failure(session, settings, user, address)
+        else:
+            record(session, SYSTEM.at(address), "login_failed", "users", "?", {"unknown_user": True})
+        raise LoginFailed("wrong user name or password")
     if not user.active:
         raise Unauthorized("this account is disabled: ask an administrator")
     clear_lock(user)
@@ -100,6 +110,7 @@ def refuse_if_locked(user: User) -> None:
             f"too many wrong passwords: this account can log in again at {until:%H:%M} (Asia/Shanghai), "
             "or after an administrator unlocks it or resets its password",
             retry_after=max(1, int((user.locked_until - now).total_seconds())),
+            code="account_locked",
         )
 
 
@@ -300,9 +311,10 @@ SESSION_RETENTION = timedelta(days=30)
 
 
 def prune(session: Session, settings: Settings) -> int:
-    """Delete what no longer counts: refresh tokens past their expiry or revoked a day ago, and sessions that
-    ended, or could no longer be refreshed, more than ``SESSION_RETENTION`` ago. A used token of an open
-    session is kept until it expires, so presenting it again still ends the session. Rows deleted."""
+    """Delete what no longer counts: refresh tokens past their expiry or revoked a day ago, sessions that
+    ended, or could no longer be refreshed, more than ``SESSION_RETENTION`` ago, and failed logins outside
+    the per-address window. A used token of an open session is kept until it expires, so presenting it
+    again still ends the session. Rows deleted."""
     now = clock.now()
     tokens = session.execute(
         delete(RefreshToken).where(
@@ -315,7 +327,8 @@ def prune(session: Session, settings: Settings) -> int:
     gone = or_(LoginSession.ended_at < dead_since, and_(LoginSession.ended_at.is_(None), last < idle_since))
     still_referenced = select(RefreshToken.id).where(RefreshToken.session_id == LoginSession.id).exists()
     sessions = session.execute(delete(LoginSession).where(gone, ~still_referenced))
-    return sum(int(getattr(r, "rowcount", 0) or 0) for r in (tokens, sessions))
+    deleted = sum(int(getattr(r, "rowcount", 0) or 0) for r in (tokens, sessions))
+    return deleted + throttle.prune(session, settings)
 
 
 def open_sessions(session: Session, settings: Settings, user_id: int) -> list[LoginSession]:

@@ -37,6 +37,10 @@ class Settings(BaseSettings):
     # for login_lock_minutes.
     login_max_failures: int = Field(default=5, ge=1, le=100)
     login_lock_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    # ...and from one client address (an IPv6 /64), more than login_address_max_failures failed logins
+    # within login_address_window_minutes refuse its logins, whatever the user name (decision 0020).
+    login_address_max_failures: int = Field(default=20, ge=1, le=10_000)
+    login_address_window_minutes: int = Field(default=15, ge=1, le=24 * 60)
     max_body_bytes: int = 1_048_576
     # API requests inside the app at once (the rest wait up to admission_wait_s, then 503); keep it below
     # the database connection pool (cityhub.kit.db.POOL_CONNECTIONS) less what background jobs use. Four

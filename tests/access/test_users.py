@@ -218,6 +218,7 @@ def test_wrong_passwords_lock_the_login_for_a_while(
         assert client.post("/api/v1/auth/login", json=bad).status_code == 401
     locked = client.post("/api/v1/auth/login", json=good)  # the right password, during the lock
     assert locked.status_code == 429 and "too many wrong passwords" in locked.json()["detail"]
+    assert locked.json()["code"] == "account_locked"
     assert 0 < int(locked.headers["retry-after"]) <= settings.login_lock_minutes * 60
     admin = login(client, "admin")
     uid = city.users["roads_handler"].id
