@@ -82,6 +82,9 @@ EVENT_ACTIONS: dict[str, dict[Role, Relation]] = {
 GLOBAL_ACTIONS: dict[str, frozenset[Role]] = {
     "events.create": frozenset({A, D, G, C, H, S}),
     "users.manage": frozenset({A}),
+    # See another user's login sessions (where from, with what) and end them (安全管理: a stolen laptop, a
+    # suspicious address).
+    "users.sessions": frozenset({A}),
     "departments.manage": frozenset({A}),
     "areas.manage": frozenset({A}),
     "categories.manage": frozenset({A, DS}),

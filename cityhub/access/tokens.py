@@ -255,6 +255,7 @@ REUSED = "refresh token reused"
 ENDED_BY_USER = "ended by its user"
 PASSWORD_CHANGED = "password changed"
 ACCOUNT_DISABLED = "account disabled"
+ENDED_BY_ADMIN = "ended by an administrator"
 
 
 def end_session(session: Session, login: LoginSession, reason: str) -> None:

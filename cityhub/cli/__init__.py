@@ -402,8 +402,43 @@ def users_list() -> None:
                 state += f", locked until {user.locked_until.astimezone(SHANGHAI):%Y-%m-%d %H:%M}"
             typer.echo(
                 f"{user.username:<28} {user.role:<12} {dept.code if dept else '-':<16} "
-                f"{area.code if area else '-':<16} {state}"
+                f"{area.code if area else '-':<16} {_local(user.last_login_at):<16} "
+                f"{user.last_login_address or '-':<20} {state}"
             )
+
+
+def _local(at: datetime | None) -> str:
+    return f"{at.astimezone(SHANGHAI):%Y-%m-%d %H:%M}" if at is not None else "-"
+
+
+@users_app.command("sessions")
+def users_sessions(username: str) -> None:
+    """Print a user's open login sessions, the most recently used first: id, when it began and from which
+    address, its latest refresh and that one's address, the browser or program (times in Asia/Shanghai)."""
+    from cityhub.access import tokens
+
+    settings = get_settings()
+    with system_session(settings) as session:
+        rows = tokens.open_sessions(session, settings, _user_named(session, username).id)
+        if not rows:
+            typer.echo(f"{username} has no open login session")
+            return
+        typer.echo(f"{'id':<8} {'started':<16} {'from':<20} {'refreshed':<16} {'last from':<20} client")
+        for row in rows:
+            typer.echo(
+                f"{row.id:<8} {_local(row.started_at):<16} {row.address or '-':<20} "
+                f"{_local(row.refreshed_at):<16} {row.last_address or '-':<20} {row.client or '-'}"
+            )
+
+
+@users_app.command("logout")
+def users_logout(username: str) -> None:
+    """End every login session of a user now (their tokens stop working; they may log in again)."""
+    from cityhub.org import service as org
+
+    with system_session() as session:
+        ended = org.end_sessions(session, SYSTEM, _user_named(session, username))
+    typer.echo(f"ended {ended} login session(s) of {username}")
 
 
 @users_app.command("unlock")

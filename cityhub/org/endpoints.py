@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, status
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
 from sqlalchemy import select
 
-from cityhub.access import policy
-from cityhub.access.deps import PrincipalDep, SessionDep
+from cityhub.access import policy, tokens
+from cityhub.access.deps import PrincipalDep, SessionDep, SettingsDep
+from cityhub.access.schemas import LoginSessionOut, session_out
 from cityhub.audit.hooks import bind_principal
 from cityhub.events.schemas import AreaRef, DepartmentRef
 from cityhub.geo import service as geo
@@ -90,6 +91,8 @@ class UserOut(BaseModel):
     area: AreaRef | None = None
     active: bool
     locked_until: datetime | None = Field(None, description="login refused until then after wrong passwords")
+    last_login_at: datetime | None = Field(None, description="their latest login with a password")
+    last_login_address: str | None = Field(None, description="the client address that login came from")
 
 
 def _user_out(session: SessionDep, user: User) -> UserOut:
@@ -107,6 +110,8 @@ def _user_out(session: SessionDep, user: User) -> UserOut:
         area=AreaRef(id=area.id, code=area.code, name=area.name) if area else None,
         active=user.active,
         locked_until=user.locked_until if user.locked_until and user.locked_until > clock.now() else None,
+        last_login_at=user.last_login_at,
+        last_login_address=user.last_login_address,
     )
 
 
@@ -181,3 +186,49 @@ def reset_password(user_id: UserId, body: PasswordIn, principal: PrincipalDep, s
     bind_principal(session, principal)
     user = _user(session, user_id)
     service.set_password(session, user, body.password)
+
+
+class SessionsEndedOut(BaseModel):
+    ended: int = Field(description="how many open login sessions ended now")
+
+
+_SESSION_REFUSALS: dict[int | str, dict[str, Any]] = {
+    403: {"description": "only administrators see and end other users' sessions"},
+    404: {"description": "no such user (or no such session of theirs)"},
+}
+
+
+@router.get("/users/{user_id}/sessions", response_model=list[LoginSessionOut], responses=_SESSION_REFUSALS)
+def list_user_sessions(
+    user_id: UserId, principal: PrincipalDep, session: SessionDep, settings: SettingsDep
+) -> list[LoginSessionOut]:
+    """A user's open login sessions, the most recently used first: when each began and from which address,
+    the address of its latest refresh, the browser or program (administrators)."""
+    policy.authorize(principal, "users.sessions")
+    user = _user(session, user_id)
+    return [session_out(row, principal) for row in tokens.open_sessions(session, settings, user.id)]
+
+
+@router.delete("/users/{user_id}/sessions", response_model=SessionsEndedOut, responses=_SESSION_REFUSALS)
+def end_user_sessions(user_id: UserId, principal: PrincipalDep, session: SessionDep) -> SessionsEndedOut:
+    """End every login session of a user (a lost phone, a suspicious address): their access tokens stop
+    working at once and a live stream of theirs within 15 s; they can log in again (disable them to stop
+    that). Audited."""
+    policy.authorize(principal, "users.sessions")
+    return SessionsEndedOut(ended=service.end_sessions(session, principal, _user(session, user_id)))
+
+
+@router.delete(
+    "/users/{user_id}/sessions/{session_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=_SESSION_REFUSALS,
+)
+def end_user_session(
+    user_id: UserId,
+    session_id: Annotated[int, Path(ge=1, le=2**63 - 1, description="one of the user's login sessions")],
+    principal: PrincipalDep,
+    session: SessionDep,
+) -> None:
+    """End one login session of a user (its tokens stop working at once). Audited."""
+    policy.authorize(principal, "users.sessions")
+    service.end_sessions(session, principal, _user(session, user_id), session_id)

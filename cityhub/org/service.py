@@ -11,12 +11,13 @@ from sqlalchemy.orm import Session
 from cityhub.access import tokens
 from cityhub.access.passwords import hash_password
 from cityhub.access.principal import Principal
+from cityhub.audit.hooks import record
 from cityhub.kit.cache import PerDatabase
 from cityhub.kit.db import write_from_the_start
-from cityhub.kit.errors import Conflict, Forbidden, Unprocessable
+from cityhub.kit.errors import Conflict, Forbidden, NotFound, Unprocessable
 from cityhub.kit.timeutil import clock
 from cityhub.models.area import Area, AreaLevel
-from cityhub.models.org import Department, DepartmentKind, Role, User
+from cityhub.models.org import Department, DepartmentKind, LoginSession, Role, User
 
 MIN_PASSWORD_LENGTH = 8
 
@@ -263,3 +264,25 @@ def update_user(
             tokens.end_sessions(session, user.id, tokens.ACCOUNT_DISABLED)
     session.flush()
     return user
+
+
+def end_sessions(session: Session, actor: Principal, user: User, session_id: int | None = None) -> int:
+    """End ``user``'s login session ``session_id``, or all their sessions, as an administrator: their access
+    and refresh tokens stop working at once, a live stream within 15 s. A session of someone else, or none
+    such, is :class:`NotFound`. Audited (``sessions_ended``) when something ended; how many did."""
+    if session_id is None:
+        ended = tokens.end_sessions(session, user.id, tokens.ENDED_BY_ADMIN)
+    else:
+        login = session.get(LoginSession, session_id)
+        if login is None or login.user_id != user.id:
+            raise NotFound(f"{user.username} has no login session {session_id}")
+        ended = 0
+        if login.ended_at is None:
+            tokens.end_session(session, login, tokens.ENDED_BY_ADMIN)
+            ended = 1
+    if ended:
+        changes: dict[str, object] = {"sessions": ended}
+        if session_id is not None:
+            changes["session"] = session_id
+        record(session, actor, "sessions_ended", "users", str(user.id), changes)
+    return ended

@@ -97,6 +97,7 @@ def test_global_action_matrix(role: Role, action: str) -> None:
             Role.SUPERVISOR,
         },
         "users.manage": {Role.ADMIN},
+        "users.sessions": {Role.ADMIN},
         "departments.manage": {Role.ADMIN},
         "areas.manage": {Role.ADMIN},
         "categories.manage": {Role.ADMIN, Role.DATA_STEWARD},

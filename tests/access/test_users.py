@@ -309,3 +309,133 @@ def test_user_input_that_would_mislead_is_refused(client: TestClient, session: S
     url = f"/api/v1/users/{city.users['citizen'].id}"
     for body in ({"username": "renamed"}, {"password_hash": "x"}, {"active": "no"}, {"active": 0}):
         assert client.patch(url, json=body, headers=admin).status_code == 422, body
+
+
+def _from(client: TestClient, address: str) -> TestClient:
+    return TestClient(client.app, client=(address, 40000), raise_server_exceptions=False)
+
+
+def test_an_administrator_sees_and_ends_another_users_sessions(client: TestClient, session: Session) -> None:
+    from cityhub.access import tokens
+    from cityhub.access.principal import Principal
+    from cityhub.models.org import Role
+
+    city = build_city(session)
+    uid = city.users["dispatcher"].id
+    office = _login(_from(client, "198.51.100.20"), "dispatcher")
+    phone = _login(_from(client, "2001:db8::7"), "dispatcher")
+    admin = _login(_from(client, "192.0.2.1"), "admin")
+    url = f"/api/v1/users/{uid}/sessions"
+    listed = client.get(url, headers=admin)
+    assert listed.status_code == 200, listed.text
+    assert [(s["address"], s["current"]) for s in listed.json()] == [
+        ("2001:db8::7", False),
+        ("198.51.100.20", False),
+    ]
+    phone_sid, office_sid = (s["id"] for s in listed.json())
+    # Only administrators, through the policy: others are refused before anything is looked up.
+    supervisor = _login(client, "supervisor")
+    assert client.get(url, headers=supervisor).status_code == 403
+    assert client.delete(url, headers=supervisor).status_code == 403
+    assert client.delete(f"{url}/{phone_sid}", headers=supervisor).status_code == 403
+    assert _me(client, phone) == 200
+    # One session: its tokens stop at once, the other goes on.
+    assert client.delete(f"{url}/{phone_sid}", headers=admin).status_code == 204
+    assert _me(client, phone) == 401 and _me(client, office) == 200
+    assert (
+        client.delete(f"{url}/{phone_sid}", headers=admin).status_code == 204
+    )  # ended already: nothing to do
+    # A session of someone else, an unknown one, an unknown user: 404; ids out of range: 422, never 500.
+    admin_sid = next(
+        s["id"] for s in client.get(f"/api/v1/users/{city.users['admin'].id}/sessions", headers=admin).json()
+    )
+    for path, status in (
+        (f"{url}/{admin_sid}", 404),
+        (f"{url}/999999999", 404),
+        ("/api/v1/users/999999999/sessions", 404),
+        (f"/api/v1/users/999999999/sessions/{office_sid}", 404),
+        (f"{url}/{2**63}", 422),
+        (f"/api/v1/users/{2**63}/sessions", 422),
+        (f"{url}/0", 422),
+        (f"{url}/abc", 422),
+    ):
+        answer = client.delete(path, headers=admin)
+        assert answer.status_code == status, (path, answer.text)
+        assert answer.headers["content-type"] == "application/problem+json"
+    assert client.get("/api/v1/users/999999999/sessions", headers=admin).status_code == 404
+    assert _me(client, admin) == 200 and _me(client, office) == 200
+    # All of them: the live stream's periodic check sees the ending too.
+    office_principal = Principal(
+        uid, "dispatcher", Role.DISPATCHER, area_id=city.users["dispatcher"].area_id, session_id=office_sid
+    )
+    assert tokens.still_open(session, office_principal)
+    ended = client.delete(url, headers=admin)
+    assert ended.status_code == 200 and ended.json() == {"ended": 1}
+    assert _me(client, office) == 401 and not tokens.still_open(session, office_principal)
+    assert client.get(url, headers=admin).json() == []
+    assert client.delete(url, headers=admin).json() == {"ended": 0}
+    audit = session.scalars(
+        select(AuditLog).where(AuditLog.action == "sessions_ended").order_by(AuditLog.id)
+    ).all()
+    assert [(a.actor, a.object_id, a.changes, a.address) for a in audit] == [
+        ("admin", str(uid), {"sessions": 1, "session": phone_sid}, "testclient"),
+        ("admin", str(uid), {"sessions": 1}, "testclient"),
+    ]  # the address each request came from, not the one the administrator logged in from
+    # They may log in again (disabling them is what keeps them out).
+    assert _me(client, _login(client, "dispatcher")) == 200
+
+
+def test_the_users_list_shows_each_users_latest_login_and_where_it_came_from(
+    client: TestClient, session: Session
+) -> None:
+    build_city(session)
+    _login(_from(client, "198.51.100.20"), "grid_worker")
+    listed = {u["username"]: u for u in client.get("/api/v1/users", headers=login(client, "admin")).json()}
+    assert listed["grid_worker"]["last_login_address"] == "198.51.100.20"
+    assert datetime.fromisoformat(listed["grid_worker"]["last_login_at"]) > datetime.now(UTC) - timedelta(
+        minutes=1
+    )
+    assert listed["citizen"]["last_login_at"] is None and listed["citizen"]["last_login_address"] is None
+    # A failed login is not a login.
+    client.post("/api/v1/auth/login", json={"username": "citizen", "password": "not-the-password"})
+    listed = {u["username"]: u for u in client.get("/api/v1/users", headers=login(client, "admin")).json()}
+    assert listed["citizen"]["last_login_at"] is None
+
+
+def test_the_cli_lists_a_users_sessions_and_ends_them(data_dir: Path) -> None:
+    from cityhub.access.tokens import issue_tokens
+    from cityhub.kit.db import make_session_factory, unit_of_work
+
+    runner = CliRunner()
+    try:
+        made = runner.invoke(app, ["users", "create", "li", "--role", "citizen", "--password", PASSWORD])
+        assert made.exit_code == 0, made.output
+        none = runner.invoke(app, ["users", "sessions", "li"])
+        assert none.exit_code == 0 and "no open login session" in none.output
+        settings = get_settings()
+        engine = make_engine(settings.effective_database_url)
+        with unit_of_work(make_session_factory(engine)) as db:
+            user = db.scalars(select(User).where(User.username == "li")).one()
+            issue_tokens(db, settings, user, client="Firefox on a phone", address="198.51.100.20")
+            issue_tokens(db, settings, user, client="office PC", address="192.0.2.8")
+        listed = runner.invoke(app, ["users", "sessions", "li"])
+        assert listed.exit_code == 0, listed.output
+        lines = listed.output.splitlines()
+        assert lines[0].split()[:3] == ["id", "started", "from"]
+        assert "192.0.2.8" in lines[1] and "office PC" in lines[1]
+        assert "198.51.100.20" in lines[2] and "Firefox on a phone" in lines[2]
+        ended = runner.invoke(app, ["users", "logout", "li"])
+        assert ended.exit_code == 0 and "ended 2" in ended.output
+        assert "no open login session" in runner.invoke(app, ["users", "sessions", "li"]).output
+        assert runner.invoke(app, ["users", "logout", "nobody"]).exit_code == 2
+        assert runner.invoke(app, ["users", "sessions", "nobody"]).exit_code == 2
+        with engine.connect() as conn:
+            reasons = conn.execute(select(LoginSession.end_reason)).scalars().all()
+            audit = conn.execute(
+                select(AuditLog.actor, AuditLog.address).where(AuditLog.action == "sessions_ended")
+            ).all()
+        engine.dispose()
+        assert reasons == ["ended by an administrator"] * 2
+        assert [tuple(row) for row in audit] == [("system", None)]
+    finally:
+        get_settings.cache_clear()
