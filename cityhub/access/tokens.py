@@ -90,10 +90,12 @@ def authenticate(
     ok = verify_password(known or _DUMMY_HASH, password) and known is not None
     if user is None or not ok:
         throttle.count_failure(session, settings, address)
-        if user is not None and user.password_hash is not None:
-            count_failure(session, settings, user, address)
-        else:
+        if user is None:  # the name is not kept: people type passwords into it
             record(session, SYSTEM.at(address), "login_failed", "users", "?", {"unknown_user": True})
+        elif user.password_hash is None:  # a user who cannot log in with a password (demo staff, gateways)
+            record(session, SYSTEM.at(address), "login_failed", "users", str(user.id), {"no_password": True})
+        else:
+            count_failure(session, settings, user, address)
         raise LoginFailed("wrong user name or password")
     if not user.active:
         raise Unauthorized("this account is disabled: ask an administrator")

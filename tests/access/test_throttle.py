@@ -151,3 +151,22 @@ def test_failures_that_no_longer_count_are_pruned_hourly(
     clock.freeze(start + timedelta(minutes=limited.login_address_window_minutes))
     scheduler.run_once("login-sessions")
     assert session.scalars(select(LoginFailure.address)).all() == []
+
+
+def test_a_user_without_a_password_fails_like_any_other_and_counts_for_the_address(
+    client: TestClient, session: Session, limited: Settings
+) -> None:
+    from cityhub.models.org import Role
+    from cityhub.org import service as org
+
+    build_city(session)
+    staff = org.create_user(session, username="colleague", password=None, role=Role.CITIZEN)
+    session.flush()
+    attacker = from_address(client, ATTACKER)
+    for _ in range(LIMIT):
+        assert _login(attacker, "colleague", PASSWORD) == 401
+    assert _login(attacker, "colleague", PASSWORD) == 429
+    rows = session.scalars(
+        select(AuditLog.changes).where(AuditLog.action == "login_failed", AuditLog.object_id == str(staff.id))
+    ).all()
+    assert rows == [{"no_password": True}] * LIMIT
