@@ -52,9 +52,9 @@ def principal_of(session: Session, claims: AccessClaims) -> Principal:
     """The principal a verified token names, if its user is active and its login session open."""
     found = session.execute(_PRINCIPAL, {"user_id": claims.user_id, "sid": claims.session_id}).first()
     if found is None or not found.active:
-        raise Unauthorized("the account is disabled or no longer exists")
+        raise Unauthorized("the account is disabled or no longer exists", code="account_disabled")
     if found.sid is None or found.ended_at is not None:
-        raise Unauthorized("this login session has ended (logged out); log in again")
+        raise Unauthorized("this login session has ended (logged out); log in again", code="session_ended")
     cache.remember(session, found.revision)
     level = AreaLevel(found.level) if found.level is not None else None
     return principal_for(session, found, level, session_id=found.sid)

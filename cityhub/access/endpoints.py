@@ -9,7 +9,7 @@ from fastapi import APIRouter, Header, Path, Query, status
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
-from cityhub.access import policy, tokens
+from cityhub.access import passwords, policy, tokens
 from cityhub.access.deps import PrincipalDep, SessionDep, SettingsDep
 from cityhub.access.passwords import verify_password
 from cityhub.audit.hooks import bind_principal, record
@@ -138,7 +138,7 @@ def logout(
 
 class PasswordChangeIn(Input):
     current_password: str = Field(min_length=1, max_length=200)
-    new_password: str = Field(min_length=8, max_length=200)
+    new_password: str = Field(min_length=passwords.MIN_LENGTH, max_length=200)
 
 
 @router.post("/auth/password", status_code=status.HTTP_204_NO_CONTENT)
@@ -155,9 +155,9 @@ def change_password(
     if not verify_password(user.password_hash, body.current_password):
         tokens.count_failure(session, settings, user)
         session.commit()  # the failure counts although the answer is an error
-        raise Unprocessable("the current password is wrong", field="current_password")
+        raise Unprocessable("the current password is wrong", code="wrong_password", field="current_password")
     if body.new_password == body.current_password:
-        raise Unprocessable("the new password is the current one", field="new_password")
+        raise Unprocessable("the new password is the current one", code="same_password", field="new_password")
     bind_principal(session, principal)
     set_password(session, user, body.new_password, keep_session=principal.session_id)
 

@@ -63,11 +63,11 @@ def authenticate(session: Session, settings: Settings, username: str, password: 
     ok = verify_password(user.password_hash if user else _DUMMY_HASH, password)
     if user is not None and not ok and user.password_hash is not None:
         count_failure(session, settings, user)
-        raise LoginFailed("wrong user name or password")
+        raise LoginFailed("wrong user name or password", code="login_failed")
     if user is None or not ok:
-        raise Unauthorized("wrong user name or password")
+        raise Unauthorized("wrong user name or password", code="login_failed")
     if not user.active:
-        raise Unauthorized("this account is disabled: ask an administrator")
+        raise Unauthorized("this account is disabled: ask an administrator", code="account_disabled")
     clear_lock(user)
     return user
 
@@ -80,6 +80,8 @@ def refuse_if_locked(user: User) -> None:
         raise TooManyRequests(
             f"too many wrong passwords: this account can log in again at {until:%H:%M} (Asia/Shanghai), "
             "or after an administrator unlocks it or resets its password",
+            code="login_locked",
+            until=until.isoformat(),
             retry_after=max(1, int((user.locked_until - now).total_seconds())),
         )
 

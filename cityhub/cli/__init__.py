@@ -7,7 +7,6 @@ import dataclasses
 import json
 import logging
 import os
-import secrets
 import subprocess
 import sys
 import threading
@@ -281,13 +280,17 @@ def demo(
     step_seconds: Annotated[float, typer.Option(help="seconds between simulated steps")] = 10.0,
 ) -> None:
     """Bring up the demo city of Qingdao 青岛 (370200) on the embedded database, with events flowing."""
+    from cityhub.access import passwords
     from cityhub.sim.demo import run_demo
 
+    weak = passwords.weakness(demo_password) if demo_password is not None else None
+    if weak is not None:
+        raise fail(f"--demo-password is too weak: {weak}; use {passwords.RULE}")
     run_demo(
         host=host,
         port=port,
         data_dir=data_dir,
-        password=demo_password or secrets.token_urlsafe(9),
+        password=demo_password or passwords.generate(),
         fresh=fresh,
         backfill_days=backfill_days,
         step_seconds=step_seconds,

@@ -84,7 +84,9 @@ def reveal_reporter(session: Session, principal: Principal, event_id: int, purpo
             "the operation centre or the lead department does"
         )
     if event.reporter_unknown:
-        raise Unprocessable(f"event {event.number} was reported anonymously: there is no one to call back")
+        raise Unprocessable(
+            f"event {event.number} was reported anonymously: there is no one to call back", code="anonymous"
+        )
     revealed(session, principal, "events", str(event.id), ("reporter_name", "reporter_phone"), purpose)
     return event
 

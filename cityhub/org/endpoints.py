@@ -9,7 +9,7 @@ from fastapi import APIRouter, Path, status
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
 from sqlalchemy import select
 
-from cityhub.access import policy
+from cityhub.access import passwords, policy
 from cityhub.access.deps import PrincipalDep, SessionDep
 from cityhub.audit.hooks import bind_principal
 from cityhub.events.schemas import AreaRef, DepartmentRef
@@ -45,7 +45,7 @@ class UserIn(Input):
     model_config = ConfigDict(extra="forbid")
 
     username: str = Field(min_length=2, max_length=60, pattern=r"^[A-Za-z0-9_.@-]+$")
-    password: str = Field(min_length=8, max_length=200)
+    password: str = Field(min_length=passwords.MIN_LENGTH, max_length=200)
     role: Role
     display_name: str | None = Field(None, max_length=100)
     department_id: int | None = None
@@ -76,7 +76,7 @@ class UserPatch(Input):
 
 
 class PasswordIn(Input):
-    password: str = Field(min_length=8, max_length=200)
+    password: str = Field(min_length=passwords.MIN_LENGTH, max_length=200)
 
 
 class UserOut(BaseModel):

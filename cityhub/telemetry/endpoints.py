@@ -109,7 +109,7 @@ async def ingest_readings(
             limiter=_limiter(request, settings),
         )
     except TooManyRequests as exc:
-        response = problem(429, exc.title, exc.message)
+        response = problem(429, exc.title, exc.message, code=exc.code)
         response.headers["Retry-After"] = "1"
         return response
     return IngestResult(

@@ -473,6 +473,21 @@ def test_a_user_changes_their_password_and_ends_another_session(
     assert me.status_code == 401
 
 
+def test_errors_are_told_in_the_screens_language(page: Page, hub: Hub) -> None:
+    """The API says what went wrong in English with a code; the Chinese screen words the code itself."""
+    page.goto(f"{hub.url}/login")
+    page.fill("#username", "dispatcher")
+    page.fill("#password", "not-the-password")
+    page.click("form.login-form button[type=submit]")
+    expect(page.locator(".login-form .form-status")).to_have_text("登录失败: 用户名或密码错误")
+    page.click("button.lang")  # the screen is drawn again in English
+    page.fill("#username", "dispatcher")
+    page.fill("#password", "not-the-password")
+    page.click("form.login-form button[type=submit]")
+    expect(page.locator(".login-form .form-status")).to_contain_text("wrong user name or password")
+    page.click("button.lang")
+
+
 def test_the_administrator_adds_disables_and_enables_a_user(page: Page, hub: Hub) -> None:
     name = f"ops_{uuid.uuid4().hex[:6]}"
     login(page, hub, "admin")
@@ -482,7 +497,10 @@ def test_the_administrator_adds_disables_and_enables_a_user(page: Page, hub: Hub
     page.fill("#u-display", "值班员 李明")
     page.locator("#u-role").select_option("dispatcher")
     page.fill("#u-area", "370202")
-    page.fill("#u-password", "a-long-enough-password")
+    page.fill("#u-password", "onlylowercase")  # a password without complexity is refused, in Chinese
+    page.click(".user-form button[type='submit']")
+    expect(page.locator(".add-user .form-status")).to_contain_text("密码强度不足")
+    page.fill("#u-password", "a-long-enough-password-9")
     page.click(".user-form button[type='submit']")
     row = page.locator(f"tr[data-username='{name}']")
     expect(row).to_have_attribute("data-active", "true")
@@ -492,7 +510,7 @@ def test_the_administrator_adds_disables_and_enables_a_user(page: Page, hub: Hub
     expect(row.locator("input[name='area']")).to_have_value("370202")
     token = httpx.post(
         f"{hub.url}/api/v1/auth/login",
-        json={"username": name, "password": "a-long-enough-password"},
+        json={"username": name, "password": "a-long-enough-password-9"},
         timeout=10,
     ).json()["access_token"]
     me = httpx.get(f"{hub.url}/api/v1/auth/me", headers={"Authorization": f"Bearer {token}"}, timeout=10)
@@ -515,7 +533,7 @@ def test_the_administrator_adds_disables_and_enables_a_user(page: Page, hub: Hub
     expect(row.locator("button[data-action='unlock']")).to_have_count(0)
     relogin = httpx.post(
         f"{hub.url}/api/v1/auth/login",
-        json={"username": name, "password": "a-long-enough-password"},
+        json={"username": name, "password": "a-long-enough-password-9"},
         timeout=10,
     )
     assert relogin.status_code == 200

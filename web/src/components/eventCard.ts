@@ -1,10 +1,11 @@
 // The essentials of one event for a workbench's side panel: what, where, who, deadlines, suggestion.
 
-import { ApiError, events, type EventOut, type Reporter } from "../api";
+import { events, type EventOut, type Reporter } from "../api";
 import { fmtTime, h, pct, replace } from "../dom";
 import { code, t, zh } from "../i18n";
 import { currentDeadline, deadlineBadge, statusBadge, urgencyBadge } from "./badges";
 import { toast } from "./toast";
+import { errorText } from "../problems";
 
 export function eventCard(e: EventOut): HTMLElement {
   const fact = (label: string, ...value: (Node | string | null)[]) =>
@@ -77,7 +78,7 @@ function reporterFact(e: EventOut): HTMLElement {
               const full = await events.revealReporter(e.id, purpose.value);
               replace(box, reporterText(full), " ", h("span", { class: "muted" }, t("revealed_audited")));
             } catch (err) {
-              toast(err instanceof ApiError ? err.detail : String(err), "error");
+              toast(errorText(err), "error");
             }
           },
         },

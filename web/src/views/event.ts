@@ -2,7 +2,7 @@
 // devices behind them (a small line chart per series, from GET /api/v1/telemetry/series), merged
 // duplicates, and the actions this principal may take now.
 
-import { ApiError, api, events, type EventOut, type SeriesOut, type SeriesRef } from "../api";
+import { api, events, type EventOut, type SeriesOut, type SeriesRef } from "../api";
 import { actionPanel } from "../components/actions";
 import { levelBadge, unavailable } from "../components/badges";
 import { eventCard, timelineList } from "../components/eventCard";
@@ -12,6 +12,7 @@ import { echarts } from "../charts";
 import { debounce, fmtTime, h, replace } from "../dom";
 import { code, t } from "../i18n";
 import { subscribe } from "../live";
+import { errorText, loadErrorText } from "../problems";
 
 interface Related {
   duplicates: EventOut[];
@@ -39,7 +40,7 @@ export async function eventDetailView(root: HTMLElement, params: string[]): Prom
     try {
       e = await events.get(id);
     } catch (err) {
-      replace(main, h("p", { class: "error" }, err instanceof ApiError ? err.detail : String(err)));
+      replace(main, h("p", { class: "error" }, errorText(err)));
       return;
     }
     disposeMap();
@@ -168,7 +169,7 @@ async function drawSeries(list: HTMLElement, ref: SeriesRef): Promise<() => void
       query: { device: ref.device, metric: ref.metric, since: ref.since, until: ref.until, resolution: ref.resolution },
     });
   } catch (err) {
-    replace(caption, err instanceof ApiError && err.status === 403 ? t("no_permission") : String(err));
+    replace(caption, loadErrorText(err));
     chartEl.remove();
     return () => {};
   }
