@@ -157,6 +157,10 @@ def serve(
         )
         return
     engine.dispose()  # each process opens its own
+    # Every process counts its requests and jobs into files there; whichever answers a scrape adds them up.
+    from cityhub.kit import metrics
+
+    metrics.prepare_multiprocess(settings.data_dir / metrics.DIRECTORY)
     # One key for every process, or a token signed by one is refused by the others (development mode
     # draws a random key per process).
     os.environ.setdefault("CITYHUB_SECRET_KEY", settings.key)

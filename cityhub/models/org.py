@@ -20,6 +20,7 @@ class Role(StrEnum):
     DATA_STEWARD = "data_steward"
     CITIZEN = "citizen"
     GATEWAY = "gateway"  # a machine client that only pushes telemetry (sensor gateway, IoT platform)
+    MONITOR = "monitor"  # a machine client that only reads the hub's metrics (the city's Prometheus)
 
     @property
     def label(self) -> str:
@@ -32,6 +33,7 @@ class Role(StrEnum):
             "data_steward": "数据管理员",
             "citizen": "公众",
             "gateway": "感知网关",
+            "monitor": "运行监控",
         }[self.value]
 
 

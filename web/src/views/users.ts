@@ -26,7 +26,7 @@ interface UserRow {
   locked_until: string | null;
 }
 
-const ROLES = ["admin", "dispatcher", "handler", "grid_worker", "supervisor", "data_steward", "citizen", "gateway"];
+const ROLES = ["admin", "dispatcher", "handler", "grid_worker", "supervisor", "data_steward", "citizen", "gateway", "monitor"];
 
 /** The area's id for a code typed by the administrator; null for none. */
 async function areaId(value: string): Promise<number | null> {
