@@ -26,7 +26,7 @@ from cityhub.audit import hooks as audit_hooks
 from cityhub.kit.db import make_engine, make_session_factory, unit_of_work
 from cityhub.kit.errors import CityHubError
 from cityhub.kit.migrate import upgrade
-from cityhub.kit.settings import Settings, get_settings
+from cityhub.kit.settings import Settings, SettingsError, get_settings
 from cityhub.kit.timeutil import SHANGHAI, local_to_utc
 
 if TYPE_CHECKING:
@@ -87,8 +87,12 @@ def _mount_sensing() -> None:
 
 
 def fail(message: str) -> typer.Exit:
-    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
+    _say_error(message)
     return typer.Exit(code=2)
+
+
+def _say_error(message: str) -> None:
+    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
 
 
 @contextmanager
@@ -591,5 +595,12 @@ def _cell(value: object) -> str:
 
 
 def main() -> None:
+    """The ``cityhub`` command. Settings are read by each command that needs them; when the environment makes
+    none (no CITYHUB_SECRET_KEY in production, an unknown CITYHUB_MODE, …) any command says so in one line
+    naming the variable, exit code 2 as for other bad input."""
     _mount_optional()
-    app()
+    try:
+        app()
+    except SettingsError as exc:
+        _say_error(str(exc))
+        sys.exit(2)
