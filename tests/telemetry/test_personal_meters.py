@@ -20,7 +20,7 @@ from cityhub.models.entity import Entity
 from cityhub.models.org import Role
 from cityhub.telemetry import ingest
 from cityhub.telemetry.service import ingest_batch
-from tests.entities.helpers import EAST, add_entity
+from tests.entities.helpers import EAST, add_entity, add_person_living_alone
 from tests.factories import City, add_user, build_city, login
 from tests.telemetry.helpers import ago, reading
 
@@ -40,16 +40,7 @@ NOT_CARING = (
 
 
 def _person(session: Session) -> Entity:
-    return add_entity(
-        session,
-        "VR",
-        "独居老人登记",
-        at=EAST,
-        category="living_alone_elderly",
-        consent_date="2026-10-01",
-        person_name="王秀兰",
-        phone="13812345678",
-    )
+    return add_person_living_alone(session, phone="13812345678")
 
 
 def _meter(session: Session, device_type: str, name: str) -> Entity:

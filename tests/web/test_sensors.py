@@ -23,7 +23,7 @@ from cityhub.models.indicator import MetricWatch, WarningLevel
 from cityhub.telemetry import ingest
 from cityhub.telemetry.service import ingest_batch
 from cityhub.web import service
-from tests.entities.helpers import EAST, WEST, add_device, add_entity
+from tests.entities.helpers import EAST, WEST, add_device, add_entity, add_person_living_alone
 from tests.factories import City, build_city, login
 from tests.telemetry.helpers import reading
 
@@ -295,15 +295,7 @@ def test_a_registered_persons_meter_behind_an_event_is_listed_to_their_grid_work
     client: TestClient, session: Session, devices: dict[str, Any]
 ) -> None:
     city, headers = devices["city"], devices["headers"]
-    person = add_entity(
-        session,
-        "VR",
-        "独居老人登记",
-        at=EAST,
-        category="living_alone_elderly",
-        consent_date="2026-10-01",
-        person_name="王秀兰",
-    )
+    person = add_person_living_alone(session)
     meter = add_entity(session, "MT", "水表", at=EAST, device_type="water_meter")
     entities.relate(session, SYSTEM, meter.code, RelationIn(type="serves", target=person.code))
     _push(session, meter, "water_volume", devices["now"] - timedelta(minutes=5), 356.2)
