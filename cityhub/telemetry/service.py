@@ -114,6 +114,7 @@ def series(session: Session, principal: Principal, q: SeriesQuery) -> SeriesOut:
         raise Forbidden(
             f"{entity.code} serves a registered person: its readings are read with a purpose, "
             f"{PERSONAL_SERIES} with these parameters and a purpose (e.g. 关爱探视); the read is audited",
+            code="purpose_required",
             endpoint=PERSONAL_SERIES,
         )
     return _read(session, entity, unit, q)

@@ -113,6 +113,7 @@ def test_only_the_persons_grid_worker_reads_their_meters_with_a_purpose_and_ever
     # The person's own grid worker does not read them in passing either: the plain series names the way.
     refused = _problem(_series(client, "grid_worker", gas.code, "gas_volume"), 403)
     assert refused["endpoint"] == "POST /api/v1/telemetry/series/personal" and "purpose" in refused["detail"]
+    assert refused["code"] == "purpose_required"
     assert "points" not in refused and _audits(session) == []
 
     r = _ask(client, "grid_worker", gas.code, "gas_volume", purpose="关爱探视：三天未见用气")

@@ -43,6 +43,7 @@ const ZH: Record<string, (p: Problem) => string> = {
   area_required: () => "该角色需要指定负责区域",
   department_required: () => "部门处置人员需要指定所属部门",
   anonymous: () => "该事件为匿名反映，没有可回访的联系人",
+  purpose_required: () => "该表计服务于登记的关爱对象，请说明用途后查看读数",
   invalid_transition: (p) => {
     const allowed = (p.allowed_actions ?? []).map((a) => code("action", a)).join("、") || "无";
     return `事件当前为“${code("status", p.current_status)}”，不能“${code("action", p.action)}”；现在可以：${allowed}`;
