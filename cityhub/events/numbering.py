@@ -18,8 +18,9 @@ numbered just after midnight for the day before skips the numbers the new day to
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import cast
 
-from sqlalchemy import bindparam, text
+from sqlalchemy import Table, bindparam, text
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
@@ -28,7 +29,7 @@ from cityhub.models.event import EventCounter
 
 # Built once: every intake numbers its event. A statement of the table, not the mapped class, run on the
 # session's connection: one of the mapped class went through the ORM's bulk-insert handling.
-_COUNTERS = EventCounter.__table__
+_COUNTERS = cast(Table, EventCounter.__table__)
 _SQLITE_BUMP = (
     sqlite_insert(_COUNTERS)
     .values(day=bindparam("day"), value=1)

@@ -9,6 +9,9 @@ import { code, currentLang, t } from "./i18n";
 
 interface Problem {
   code?: string;
+  departments?: string[];
+  current_deadline?: string;
+  target_status?: string;
   detail?: string;
   action?: string;
   current_status?: string;
@@ -48,6 +51,17 @@ const ZH: Record<string, (p: Problem) => string> = {
     const allowed = (p.allowed_actions ?? []).map((a) => code("action", a)).join("、") || "无";
     return `事件当前为“${code("status", p.current_status)}”，不能“${code("action", p.action)}”；现在可以：${allowed}`;
   },
+  department_needed: () => "请选择主办部门（系统无法确定）",
+  unknown_department: () => "所选部门不存在或已停用",
+  lead_is_co: () => "主办部门不能同时作为协办部门",
+  no_open_part: () => "本部门在该事件中没有待办的任务",
+  co_handlers_open: (p) => `协办部门尚未办结：${(p.departments ?? []).join("、")}`,
+  extension_pending: () => "已有延期申请等待审批",
+  deadline_not_later: (p) => `新的办结时限须晚于当前时限${p.current_deadline ? `（${fmtTime(p.current_deadline)}）` : ""}`,
+  deadline_in_past: () => "新的办结时限须晚于现在",
+  no_extension_request: () => "没有待审批的延期申请",
+  merge_into_itself: () => "不能将事件合并到其自身",
+  merge_target_closed: (p) => `目标事件当前为“${code("status", p.target_status)}”，只能合并到在办事件`,
   conflicting_data: () => "与已有数据冲突（重复，或引用的记录不存在）",
   invalid_value: () => "提交的值超出范围或含有无效字符",
   invalid_json: () => "提交的内容不是有效的 JSON",
