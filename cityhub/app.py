@@ -37,8 +37,10 @@ from cityhub.indicators.endpoints import router as indicators_router
 from cityhub.kit import bus as kit_bus
 from cityhub.kit.db import make_engine, make_session_factory
 from cityhub.kit.http import Admission, BodyLimit, install_error_handlers
+from cityhub.kit.metrics import RequestMetrics
 from cityhub.kit.natsbus import NatsBridge
 from cityhub.kit.settings import Settings, get_settings
+from cityhub.metrics import router as metrics_router
 from cityhub.open311.endpoints import router as open311_router
 from cityhub.org.endpoints import router as org_router
 from cityhub.rules.endpoints import router as rules_router
@@ -127,6 +129,7 @@ def create_app(
         api.include_router(router)
     app.include_router(api)
     app.include_router(open311_router)
+    app.include_router(metrics_router)  # GET /metrics (Prometheus), for a monitor user's API token
     _public_routes(app, session_factory)
     spa.mount(app)  # last: the dashboard's page fallback catches every path not routed above
     app.add_middleware(
@@ -136,6 +139,7 @@ def create_app(
         exempt=("/api/v1/stream",),
     )
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestMetrics)  # outermost: the 413s and 503s above are counted too
     return app
 
 

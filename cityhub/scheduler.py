@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -13,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from cityhub.access import tokens
 from cityhub.events import deadlines, evaluation
+from cityhub.kit import metrics
 from cityhub.kit.db import unit_of_work
 from cityhub.kit.settings import Settings
 from cityhub.kit.timeutil import clock
@@ -77,15 +79,24 @@ class Scheduler:
         self._threads: list[threading.Thread] = []
 
     def run_once(self, name: str) -> object:
-        job = next(j for j in self.jobs if j.name == name)
-        with unit_of_work(self._factory) as session:
-            return job.run(session)
+        return self._run(next(j for j in self.jobs if j.name == name))
+
+    def _run(self, job: Job) -> object:
+        """One run of ``job`` in its own transaction, counted with its outcome and timed (``/metrics``)."""
+        started, outcome = time.perf_counter(), "failed"
+        try:
+            with unit_of_work(self._factory) as session:
+                result = job.run(session)
+            outcome = "ok"
+            return result
+        finally:
+            metrics.JOB_RUNS.labels(job.name, outcome).inc()
+            metrics.JOB_DURATION.labels(job.name).observe(time.perf_counter() - started)
 
     def _loop(self, job: Job) -> None:
         while not self._stop.wait(job.interval_s):
             try:
-                with unit_of_work(self._factory) as session:
-                    job.run(session)
+                self._run(job)
             except Exception:
                 log.exception("scheduled job %s failed; it runs again in %.0f s", job.name, job.interval_s)
 

@@ -78,7 +78,7 @@ def test_unknown_api_paths_stay_404_and_pages_are_served_to_get_only(client: Tes
     for method in ("GET", "POST", "DELETE"):
         unknown = client.request(method, "/api/v1/nothing-here")
         assert unknown.status_code == 404 and "no such path" in unknown.json()["detail"]
-    assert client.get("/metrics").status_code == 404
+    assert client.get("/metrics").status_code == 401  # Prometheus metrics, for a token; never a page
     assert client.get("/events/429").status_code == 200  # a page the dashboard's router owns
     assert client.head("/events/429").status_code == 200
     posted = client.post("/events/429")

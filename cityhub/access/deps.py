@@ -60,11 +60,15 @@ def current_principal(
 def principal_of(session: Session, claims: AccessClaims, address: str | None = None) -> Principal:
     """The principal a verified token names, if its user is active and its login session open, acting from
     ``address``."""
-    found = session.execute(_PRINCIPAL, {"user_id": claims.user_id, "sid": claims.session_id}).first()
+    found = (
+        session.connection()
+        .execute(_PRINCIPAL, {"user_id": claims.user_id, "sid": claims.session_id})
+        .first()
+    )
     if found is None or not found.active:
-        raise Unauthorized("the account is disabled or no longer exists")
+        raise Unauthorized("the account is disabled or no longer exists", code="account_disabled")
     if found.sid is None or found.ended_at is not None:
-        raise Unauthorized("this login session has ended (logged out); log in again")
+        raise Unauthorized("this login session has ended (logged out); log in again", code="session_ended")
     cache.remember(session, found.revision)
     level = AreaLevel(found.level) if found.level is not None else None
     return principal_for(session, found, level, session_id=found.sid, address=address)
@@ -73,22 +77,25 @@ def principal_of(session: Session, claims: AccessClaims, address: str | None = N
 # The user's columns the principal needs, the level of their area, whether the token's login session is
 # still open and the reference revision the request's transaction starts at (kit/cache.py), in one round
 # trip, as plain columns (no ORM object to load) and built once: this runs on every request.
+# Of the tables, not the mapped classes, and run on the session's connection: no ORM statement handling.
+_USERS, _AREAS, _LOGINS = User.__table__, Area.__table__, LoginSession.__table__
 _PRINCIPAL = (
     select(
-        User.id,
-        User.username,
-        User.role,
-        User.department_id,
-        User.area_id,
-        User.active,
-        Area.level,
-        LoginSession.id.label("sid"),
-        LoginSession.ended_at,
+        _USERS.c.id,
+        _USERS.c.username,
+        _USERS.c.role,
+        _USERS.c.department_id,
+        _USERS.c.area_id,
+        _USERS.c.active,
+        _AREAS.c.level,
+        _LOGINS.c.id.label("sid"),
+        _LOGINS.c.ended_at,
         cache.revision_column().label("revision"),
     )
-    .outerjoin(Area, Area.id == User.area_id)
-    .outerjoin(LoginSession, and_(LoginSession.id == bindparam("sid"), LoginSession.user_id == User.id))
-    .where(User.id == bindparam("user_id"))
+    .select_from(_USERS)
+    .outerjoin(_AREAS, _AREAS.c.id == _USERS.c.area_id)
+    .outerjoin(_LOGINS, and_(_LOGINS.c.id == bindparam("sid"), _LOGINS.c.user_id == _USERS.c.id))
+    .where(_USERS.c.id == bindparam("user_id"))
 )
 
 

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Header, Path, Query, Request, status
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
-from cityhub.access import policy, tokens
+from cityhub.access import passwords, policy, tokens
 from cityhub.access.deps import PrincipalDep, SessionDep, SettingsDep, client_address
 from cityhub.access.passwords import verify_password
 from cityhub.access.schemas import LoginSessionOut, session_out
@@ -76,7 +76,7 @@ class ApiTokenOut(BaseModel):
     responses={
         401: {"description": "wrong user name or password (counted)"},
         429: {
-            "description": "too many failed logins: for this account (code `account_locked`) or from this "
+            "description": "too many failed logins: for this account (code `login_locked`) or from this "
             "client address, whatever the user name (code `address_throttled`); see Retry-After",
         },
     },
@@ -163,7 +163,7 @@ def logout(
 
 class PasswordChangeIn(Input):
     current_password: str = Field(min_length=1, max_length=200)
-    new_password: str = Field(min_length=8, max_length=200)
+    new_password: str = Field(min_length=passwords.MIN_LENGTH, max_length=200)
 
 
 @router.post("/auth/password", status_code=status.HTTP_204_NO_CONTENT)
@@ -180,9 +180,9 @@ def change_password(
     if not verify_password(user.password_hash, body.current_password):
         tokens.count_failure(session, settings, user, principal.address)
         session.commit()  # the failure counts although the answer is an error
-        raise Unprocessable("the current password is wrong", field="current_password")
+        raise Unprocessable("the current password is wrong", code="wrong_password", field="current_password")
     if body.new_password == body.current_password:
-        raise Unprocessable("the new password is the current one", field="new_password")
+        raise Unprocessable("the new password is the current one", code="same_password", field="new_password")
     bind_principal(session, principal)
     set_password(session, user, body.new_password, keep_session=principal.session_id)
 

@@ -119,6 +119,8 @@ GLOBAL_ACTIONS: dict[str, frozenset[Role]] = {
     "telemetry.ingest": frozenset({A, Role.GATEWAY}),
     "telemetry.read": frozenset({A, D, H, G, S, DS}),
     "telemetry.dead_letters": frozenset({A, DS}),
+    # The hub's own operation: Prometheus metrics (GET /metrics).
+    "metrics.read": frozenset({A, Role.MONITOR}),
 }
 
 # Roles that call reporters back and so see their name and phone — every such read is audited.

@@ -3,7 +3,9 @@ for it explicitly, saying why. The read and its stated purpose go into the audit
 transaction (PIPL Art. 6 and 28: a purpose for every processing, the minimum necessary).
 
 Each domain answers the request with its own endpoint (``POST …/reporter``, ``POST …/subject``,
-``POST …/personal``) that checks its own policy rule, then calls :func:`revealed`.
+``POST …/personal``) that checks its own policy rule, then calls :func:`revealed`. The readings of a meter
+that serves a registered person are asked for the same way (``POST /telemetry/series/personal``, a body that
+is this one plus the series), and their audit row names the window read instead of fields.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 From one client address, more than ``login_address_max_failures`` failed logins — wrong passwords and
 unknown user names alike — within ``login_address_window_minutes`` make every further login from it a 429,
 whatever the user name, until the oldest of them leaves the window. The failures are rows of
-``login_failures`` (decision 0020): every API process counts the same ones and a restart forgets none. A
+``login_failures`` (decision 0021): every API process counts the same ones and a restart forgets none. A
 refused attempt is not a failure: it counts neither for the address nor against the account, and writes
 nothing. A successful login clears nothing (one valid account must not reset the count).
 """

@@ -96,9 +96,9 @@ def authenticate(
             record(session, SYSTEM.at(address), "login_failed", "users", str(user.id), {"no_password": True})
         else:
             count_failure(session, settings, user, address)
-        raise LoginFailed("wrong user name or password")
+        raise LoginFailed("wrong user name or password", code="login_failed")
     if not user.active:
-        raise Unauthorized("this account is disabled: ask an administrator")
+        raise Unauthorized("this account is disabled: ask an administrator", code="account_disabled")
     clear_lock(user)
     return user
 
@@ -111,8 +111,9 @@ def refuse_if_locked(user: User) -> None:
         raise TooManyRequests(
             f"too many wrong passwords: this account can log in again at {until:%H:%M} (Asia/Shanghai), "
             "or after an administrator unlocks it or resets its password",
+            code="login_locked",
+            until=until.isoformat(),
             retry_after=max(1, int((user.locked_until - now).total_seconds())),
-            code="account_locked",
         )
 
 

@@ -373,4 +373,4 @@ def _refused(
     sharing.log_access(
         session, access, mode=mode, fields=[], row_count=0, query=query, outcome="refused", detail=exc.message
     )
-    return problem(exc.status, exc.title, exc.message, **exc.extra)
+    return problem(exc.status, exc.title, exc.message, code=exc.code, **exc.extra)

@@ -7,7 +7,6 @@ import dataclasses
 import json
 import logging
 import os
-import secrets
 import subprocess
 import sys
 import threading
@@ -27,7 +26,7 @@ from cityhub.audit import hooks as audit_hooks
 from cityhub.kit.db import make_engine, make_session_factory, unit_of_work
 from cityhub.kit.errors import CityHubError
 from cityhub.kit.migrate import upgrade
-from cityhub.kit.settings import Settings, get_settings
+from cityhub.kit.settings import Settings, SettingsError, get_settings
 from cityhub.kit.timeutil import SHANGHAI, local_to_utc
 
 if TYPE_CHECKING:
@@ -88,8 +87,12 @@ def _mount_sensing() -> None:
 
 
 def fail(message: str) -> typer.Exit:
-    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
+    _say_error(message)
     return typer.Exit(code=2)
+
+
+def _say_error(message: str) -> None:
+    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
 
 
 @contextmanager
@@ -158,6 +161,10 @@ def serve(
         )
         return
     engine.dispose()  # each process opens its own
+    # Every process counts its requests and jobs into files there; whichever answers a scrape adds them up.
+    from cityhub.kit import metrics
+
+    metrics.prepare_multiprocess(settings.data_dir / metrics.DIRECTORY)
     # One key for every process, or a token signed by one is refused by the others (development mode
     # draws a random key per process).
     os.environ.setdefault("CITYHUB_SECRET_KEY", settings.key)
@@ -281,13 +288,17 @@ def demo(
     step_seconds: Annotated[float, typer.Option(help="seconds between simulated steps")] = 10.0,
 ) -> None:
     """Bring up the demo city of Qingdao 青岛 (370200) on the embedded database, with events flowing."""
+    from cityhub.access import passwords
     from cityhub.sim.demo import run_demo
 
+    weak = passwords.weakness(demo_password) if demo_password is not None else None
+    if weak is not None:
+        raise fail(f"--demo-password is too weak: {weak}; use {passwords.RULE}")
     run_demo(
         host=host,
         port=port,
         data_dir=data_dir,
-        password=demo_password or secrets.token_urlsafe(9),
+        password=demo_password or passwords.generate(),
         fresh=fresh,
         backfill_days=backfill_days,
         step_seconds=step_seconds,
@@ -619,5 +630,12 @@ def _cell(value: object) -> str:
 
 
 def main() -> None:
+    """The ``cityhub`` command. Settings are read by each command that needs them; when the environment makes
+    none (no CITYHUB_SECRET_KEY in production, an unknown CITYHUB_MODE, …) any command says so in one line
+    naming the variable, exit code 2 as for other bad input."""
     _mount_optional()
-    app()
+    try:
+        app()
+    except SettingsError as exc:
+        _say_error(str(exc))
+        sys.exit(2)

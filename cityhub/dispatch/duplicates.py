@@ -388,18 +388,21 @@ def rank(
 
 # The columns the detector reads of an event: open events around a new report are read as plain rows,
 # not as ORM objects (up to ``Rules.max_scanned`` of them on every intake).
+# Of the table, not the mapped class, and run on the session's connection: plain rows, without the ORM's
+# statement handling (this runs on every intake).
+_EVENTS = Event.__table__
 _COLUMNS = (
-    Event.id,
-    Event.number,
-    Event.title,
-    Event.description,
-    Event.created_at,
-    Event.lon,
-    Event.lat,
-    func.coalesce(Event.category_id, Event.suggested_category_id).label("category_id"),
-    Event.address,
-    Event.district_id,
-    Event.street_id,
+    _EVENTS.c.id,
+    _EVENTS.c.number,
+    _EVENTS.c.title,
+    _EVENTS.c.description,
+    _EVENTS.c.created_at,
+    _EVENTS.c.lon,
+    _EVENTS.c.lat,
+    func.coalesce(_EVENTS.c.category_id, _EVENTS.c.suggested_category_id).label("category_id"),
+    _EVENTS.c.address,
+    _EVENTS.c.district_id,
+    _EVENTS.c.street_id,
 )
 
 
@@ -438,19 +441,19 @@ def _report(e: _EventLike, category: str | None) -> Report:
 
 def _nearby_statement(*, box: bool, by_square: bool = False) -> Select[Any]:
     where = [
-        Event.id != bindparam("event_id"),
-        Event.status.in_(TARGET_STATUSES),
-        Event.created_at >= bindparam("since"),
-        Event.created_at <= bindparam("until"),
+        _EVENTS.c.id != bindparam("event_id"),
+        _EVENTS.c.status.in_(TARGET_STATUSES),
+        _EVENTS.c.created_at >= bindparam("since"),
+        _EVENTS.c.created_at <= bindparam("until"),
     ]
     if by_square:  # the index on (square, created_at) finds the box's rows among the city's
-        where.append(Event.square.in_(bindparam("squares", expanding=True)))
+        where.append(_EVENTS.c.square.in_(bindparam("squares", expanding=True)))
     if box:
-        where += [Event.lat.between(bindparam("lat_min"), bindparam("lat_max"))]
-        where += [Event.lon.between(bindparam("lon_min"), bindparam("lon_max"))]
+        where += [_EVENTS.c.lat.between(bindparam("lat_min"), bindparam("lat_max"))]
+        where += [_EVENTS.c.lon.between(bindparam("lon_min"), bindparam("lon_max"))]
     else:
-        where.append(Event.district_id == bindparam("district_id"))
-    newest_first = (Event.created_at.desc(), Event.id.desc())
+        where.append(_EVENTS.c.district_id == bindparam("district_id"))
+    newest_first = (_EVENTS.c.created_at.desc(), _EVENTS.c.id.desc())
     scan = select(*_COLUMNS).where(*where).order_by(*newest_first).limit(bindparam("scanned"))
     scanned = scan.subquery("scanned")
     statement = select(scanned).order_by(scanned.c.created_at.desc(), scanned.c.id.desc())
@@ -495,7 +498,7 @@ def _nearby(session: Session, event: Event, rules: Rules) -> Sequence[_Nearby]:
         statement = _IN_DISTRICT
     else:
         return []
-    rows: Sequence[Any] = session.execute(statement, params).all()
+    rows: Sequence[Any] = session.connection().execute(statement, params).all()
     return rows
 
 

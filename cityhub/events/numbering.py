@@ -18,20 +18,23 @@ numbered just after midnight for the day before skips the numbers the new day to
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import cast
 
-from sqlalchemy import bindparam, text
+from sqlalchemy import Table, bindparam, text
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from cityhub.kit.timeutil import SHANGHAI
 from cityhub.models.event import EventCounter
 
-# Built once: every intake numbers its event.
+# Built once: every intake numbers its event. A statement of the table, not the mapped class, run on the
+# session's connection: one of the mapped class went through the ORM's bulk-insert handling.
+_COUNTERS = cast(Table, EventCounter.__table__)
 _SQLITE_BUMP = (
-    sqlite_insert(EventCounter)
+    sqlite_insert(_COUNTERS)
     .values(day=bindparam("day"), value=1)
-    .on_conflict_do_update(index_elements=["day"], set_={"value": EventCounter.value + 1})
-    .returning(EventCounter.value)
+    .on_conflict_do_update(index_elements=["day"], set_={"value": _COUNTERS.c.value + 1})
+    .returning(_COUNTERS.c.value)
 )
 SEQUENCE = "event_numbers"  # migration 0010
 # No row yet for the day: no row comes back and nextval is not called.
@@ -49,15 +52,15 @@ def next_number(session: Session, now: datetime) -> str:
     if session.get_bind().dialect.name == "postgresql":
         value = _postgresql_number(session, day)
     else:
-        value = session.execute(_SQLITE_BUMP, {"day": day}).scalar_one()
+        value = session.connection().execute(_SQLITE_BUMP, {"day": day}).scalar_one()
     return f"{day:%Y%m%d}-{value:06d}"
 
 
 def _postgresql_number(session: Session, day: date) -> int:
-    value = session.execute(_PG_NEXT, {"day": day}).scalar()
+    value = session.connection().execute(_PG_NEXT, {"day": day}).scalar()
     if value is None:  # the day's first report, in this database
         with session.get_bind().engine.connect() as own:
             own.execute(_PG_START_DAY, {"day": day})
             own.commit()
-        value = session.execute(_PG_NEXT, {"day": day}).scalar_one()
+        value = session.connection().execute(_PG_NEXT, {"day": day}).scalar_one()
     return int(value)

@@ -84,7 +84,9 @@ def reveal_reporter(session: Session, principal: Principal, event_id: int, purpo
             "the operation centre or the lead department does"
         )
     if event.reporter_unknown:
-        raise Unprocessable(f"event {event.number} was reported anonymously: there is no one to call back")
+        raise Unprocessable(
+            f"event {event.number} was reported anonymously: there is no one to call back", code="anonymous"
+        )
     revealed(session, principal, "events", str(event.id), ("reporter_name", "reporter_phone"), purpose)
     return event
 
@@ -391,7 +393,7 @@ def dispatch(
     if department_id is None:
         suggestion = RoutingSuggester().suggest(session, event)
         if suggestion.lead_department_id is None:
-            raise Unprocessable(f"choose a department: {suggestion.reason}")
+            raise Unprocessable(f"choose a department: {suggestion.reason}", code="department_needed")
         department_id = suggestion.lead_department_id
         co = suggestion.co_department_ids if co is None else co
     accepted_suggestion = not corrected and department_id == event.suggested_department_id
@@ -423,9 +425,11 @@ def _dispatch(
     for dept_id in (lead_id, *co_ids):
         department = known.get(dept_id)
         if department is None or not department.active:
-            raise Unprocessable(f"department {dept_id} does not exist or is inactive")
+            raise Unprocessable(
+                f"department {dept_id} does not exist or is inactive", code="unknown_department"
+            )
     if lead_id in co_ids:
-        raise Unprocessable("the lead department cannot also be a co-handling department")
+        raise Unprocessable("the lead department cannot also be a co-handling department", code="lead_is_co")
     now = clock.now()
     sla = deadlines.find_sla(session, event.category_id, event.urgency)
     cal = deadlines.calendar()
@@ -464,7 +468,7 @@ def _own_assignment(session: Session, principal: Principal, event: Event) -> Eve
     for assignment in assignments(session, event.id):
         if assignment.department_id == principal.department_id and assignment.status in OPEN_ASSIGNMENT:
             return assignment
-    raise NotFound("your department has no open part in this event")
+    raise NotFound("your department has no open part in this event", code="no_open_part")
 
 
 def accept(session: Session, principal: Principal, event_id: int, *, note: str | None = None) -> Event:
@@ -540,8 +544,12 @@ def resolve(session: Session, principal: Principal, event_id: int, resolution: s
         if a.role is AssignmentRole.CO and a.status in OPEN_ASSIGNMENT
     ]
     if pending:
-        names = ", ".join(_department_name(session, a.department_id) for a in pending)
-        raise Conflict(f"co-handling departments have not finished yet: {names}")
+        names = [_department_name(session, a.department_id) for a in pending]
+        raise Conflict(
+            f"co-handling departments have not finished yet: {', '.join(names)}",
+            code="co_handlers_open",
+            departments=names,
+        )
     now = clock.now()
     mine.status, mine.resolved_at = AssignmentStatus.RESOLVED, now
     if mine.accepted_at is None:
@@ -589,13 +597,15 @@ def request_extension(
 ) -> Event:
     event, _ = _begin(session, principal, event_id, "request_extension")
     if event.extension_requested_until is not None:
-        raise Conflict("an extension request is already waiting for a decision")
+        raise Conflict("an extension request is already waiting for a decision", code="extension_pending")
     if event.resolve_deadline is not None and until <= event.resolve_deadline:
         raise Unprocessable(
-            f"the new deadline must be after the current one ({event.resolve_deadline.isoformat()})"
+            f"the new deadline must be after the current one ({event.resolve_deadline.isoformat()})",
+            code="deadline_not_later",
+            current_deadline=event.resolve_deadline.isoformat(),
         )
     if until <= clock.now():
-        raise Unprocessable("the new deadline must be in the future")
+        raise Unprocessable("the new deadline must be in the future", code="deadline_in_past")
     event.extension_requested_until, event.extension_reason = until, reason
     return _move(
         session, principal, event, "request_extension", None, note=reason, data={"until": until.isoformat()}
@@ -608,7 +618,7 @@ def decide_extension(
     event, _ = _begin(session, principal, event_id, "decide_extension")
     until = event.extension_requested_until
     if until is None:
-        raise Conflict("there is no extension request to decide")
+        raise Conflict("there is no extension request to decide", code="no_extension_request")
     if approve:
         event.resolve_deadline = until
         for assignment in assignments(session, event.id):
@@ -655,10 +665,14 @@ def merge(session: Session, principal: Principal, event_id: int, into: int, note
     """合并: this event reports the same problem as ``into``; its reporter follows that event."""
     event, transition = _begin(session, principal, event_id, "merge")
     if into == event.id:
-        raise Unprocessable("an event cannot be merged into itself")
+        raise Unprocessable("an event cannot be merged into itself", code="merge_into_itself")
     target = get(session, principal, into)
     if not target.status.is_open:
-        raise Conflict(f"event {target.number} is {target.status.value}; merge into an open event")
+        raise Conflict(
+            f"event {target.number} is {target.status.value}; merge into an open event",
+            code="merge_target_closed",
+            target_status=target.status.value,
+        )
     for assignment in assignments(session, event.id):
         if assignment.status in OPEN_ASSIGNMENT:
             assignment.status = AssignmentStatus.WITHDRAWN

@@ -27,7 +27,8 @@ from cityhub.models.revision import REFERENCE_TABLES, ReferenceRevision
 T = TypeVar("T")
 
 _MEMO = "cityhub.cache.revision"
-_READ = select(ReferenceRevision.value).where(ReferenceRevision.id == 1)
+_REVISIONS = ReferenceRevision.__table__  # a plain statement: it is part of every request's first one
+_READ = select(_REVISIONS.c.value).where(_REVISIONS.c.id == 1)
 
 
 class PerDatabase(Generic[T]):

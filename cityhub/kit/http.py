@@ -29,8 +29,27 @@ log = logging.getLogger(__name__)
 PROBLEM = "application/problem+json"
 
 
-def problem(status: int, title: str, detail: str, **extra: Any) -> JSONResponse:
-    body = {"type": "about:blank", "title": title, "status": status, "detail": detail, **extra}
+# The ``code`` of a problem raised without a narrower one: a stable name for programs (the dashboard words
+# each in the user's language), where ``title`` and ``detail`` are English for people.
+STATUS_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "unprocessable",
+    429: "too_many_requests",
+    500: "internal_error",
+    503: "busy",
+}
+
+
+def problem(status: int, title: str, detail: str, *, code: str | None = None, **extra: Any) -> JSONResponse:
+    code = code or STATUS_CODES.get(status, "error")
+    body = {"type": "about:blank", "title": title, "status": status, "detail": detail, "code": code, **extra}
     return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=_headers(status, extra))
 
 
@@ -86,12 +105,26 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
 
 
 def _validation_detail(exc: RequestValidationError) -> tuple[str, list[dict[str, Any]]]:
+    """A summary, and each error as its field, pydantic's message, its error type (``string_too_short``…)
+    and the limits it names (``min_length``…): a client words them in its own language."""
     errors = []
     for err in exc.errors():
         loc = ".".join(str(part) for part in err.get("loc", ()) if part != "body")
-        errors.append({"field": loc, "message": err.get("msg", "invalid")})
+        entry: dict[str, Any] = {"field": loc, "message": err.get("msg", "invalid"), "type": err.get("type")}
+        limits = {k: v for k, v in (err.get("ctx") or {}).items() if k in _LIMITS and _plain(v)}
+        if limits:
+            entry["limits"] = limits
+        errors.append(entry)
     summary = "; ".join(f"{e['field'] or 'body'}: {e['message']}" for e in errors[:5])
     return summary or "invalid request", errors
+
+
+# The context values of pydantic's errors that are limits a person can act on (not its internal objects).
+_LIMITS = frozenset({"min_length", "max_length", "ge", "gt", "le", "lt", "expected", "pattern"})
+
+
+def _plain(value: Any) -> bool:
+    return isinstance(value, str | int | float) and not isinstance(value, bool)
 
 
 # What pydantic says when the body as a whole is not the object the route takes: it was not read as JSON.
@@ -106,7 +139,7 @@ def _unreadable_body(request: Request, exc: RequestValidationError) -> JSONRespo
             reason = err.get("ctx", {}).get("error", "")
             where = err.get("loc", ("body", "?"))[-1]
             detail = f"the body is not valid JSON: {reason} (at character {where})"
-            return problem(400, "Invalid JSON", detail)
+            return problem(400, "Invalid JSON", detail, code="invalid_json")
         if err.get("type") in _NOT_AN_OBJECT and tuple(err.get("loc", ())) == ("body",):
             sent = request.headers.get("content-type", "")
             if sent and "json" not in sent:
@@ -118,7 +151,7 @@ def _unreadable_body(request: Request, exc: RequestValidationError) -> JSONRespo
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(CityHubError)
     async def _business(_request: Request, exc: CityHubError) -> JSONResponse:
-        return problem(exc.status, exc.title, exc.message, **exc.extra)
+        return problem(exc.status, exc.title, exc.message, code=exc.code, **exc.extra)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -126,7 +159,7 @@ def install_error_handlers(app: FastAPI) -> None:
         if unreadable is not None:
             return unreadable
         detail, errors = _validation_detail(exc)
-        return problem(422, "Invalid request", detail, errors=errors)
+        return problem(422, "Invalid request", detail, code="invalid_request", errors=errors)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
@@ -152,7 +185,10 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(IntegrityError)
     async def _integrity(_request: Request, exc: IntegrityError) -> JSONResponse:
         return problem(
-            409, "Conflict", "the change conflicts with existing data (a duplicate or a missing reference)"
+            409,
+            "Conflict",
+            "the change conflicts with existing data (a duplicate or a missing reference)",
+            code="conflicting_data",
         )
 
     @app.exception_handler(DataError)
@@ -162,11 +198,12 @@ def install_error_handlers(app: FastAPI) -> None:
             400,
             "Invalid value",
             "a value in the request cannot be stored or compared (out of range or invalid characters)",
+            code="invalid_value",
         )
 
     @app.exception_handler(OverflowError)
     async def _overflow(_request: Request, exc: OverflowError) -> JSONResponse:
-        return problem(400, "Invalid value", "a number in the request is too large")
+        return problem(400, "Invalid value", "a number in the request is too large", code="invalid_value")
 
     @app.exception_handler(OperationalError)
     async def _busy(_request: Request, exc: OperationalError) -> JSONResponse:

@@ -6,8 +6,10 @@ import secrets
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationError, model_validator
+from pydantic_core import ErrorDetails
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -19,12 +21,19 @@ class Mode(StrEnum):
 
 
 INSECURE_MODES = frozenset({Mode.DEVELOPMENT, Mode.DEMO, Mode.TEST})
+ENV_PREFIX = "CITYHUB_"
+NEW_KEY = "python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+
+
+class SettingsError(ValueError):
+    """The environment makes no valid settings. The message is one line naming each ``CITYHUB_*`` variable
+    at fault and what to set it to: what a command prints instead of a traceback."""
 
 
 class Settings(BaseSettings):
     """Hub configuration. Insecure defaults are refused in production mode."""
 
-    model_config = SettingsConfigDict(env_prefix="CITYHUB_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
 
     mode: Mode = Mode.PRODUCTION
     data_dir: Path = Path("data")
@@ -38,7 +47,7 @@ class Settings(BaseSettings):
     login_max_failures: int = Field(default=5, ge=1, le=100)
     login_lock_minutes: int = Field(default=15, ge=1, le=24 * 60)
     # ...and from one client address (an IPv6 /64), more than login_address_max_failures failed logins
-    # within login_address_window_minutes refuse its logins, whatever the user name (decision 0020).
+    # within login_address_window_minutes refuse its logins, whatever the user name (decision 0021).
     login_address_max_failures: int = Field(default=20, ge=1, le=10_000)
     login_address_window_minutes: int = Field(default=15, ge=1, le=24 * 60)
     max_body_bytes: int = 1_048_576
@@ -73,13 +82,16 @@ class Settings(BaseSettings):
         if self.secret_key is None:
             if self.mode not in INSECURE_MODES:
                 raise ValueError(
-                    "CITYHUB_SECRET_KEY must be set in production mode "
-                    "(set CITYHUB_MODE=development or use `cityhub demo` to try the hub)"
+                    "CITYHUB_SECRET_KEY must be set in production mode: set it to a random key of at least "
+                    f"32 characters ({NEW_KEY}), or set CITYHUB_MODE=development (or run `cityhub demo`) "
+                    "to try the hub"
                 )
             # A fresh random key per process: tokens do not survive a restart, which is fine for a demo.
             self.secret_key = secrets.token_urlsafe(32)
         elif self.mode is Mode.PRODUCTION and len(self.secret_key) < 32:
-            raise ValueError("CITYHUB_SECRET_KEY must be at least 32 characters long")
+            raise ValueError(
+                f"CITYHUB_SECRET_KEY must be at least 32 characters long: set it to a random key ({NEW_KEY})"
+            )
         return self
 
     @property
@@ -94,6 +106,32 @@ class Settings(BaseSettings):
         return self.secret_key
 
 
+def load_settings(**overrides: Any) -> Settings:
+    """Settings from the environment (``overrides`` win); :class:`SettingsError` when they are not valid."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        raise SettingsError(explain(exc)) from None
+
+
 @lru_cache
 def get_settings() -> Settings:
-    return Settings()
+    return load_settings()
+
+
+def explain(exc: ValidationError) -> str:
+    """The settings' errors in one line, each naming its variable and what to set."""
+    return "; ".join(_explain_one(error) for error in exc.errors(include_url=False))
+
+
+def _explain_one(error: ErrorDetails) -> str:
+    ctx = error.get("ctx") or {}
+    if not error["loc"]:  # a rule over several settings (the secret key's): its message says it all
+        return str(ctx.get("error", error["msg"]))
+    field = str(error["loc"][0])
+    name = ENV_PREFIX + field.upper()
+    # The secret is not echoed back; other values are, shortened, so the reader sees what was read.
+    given = "" if field == "secret_key" else f"={str(error.get('input'))[:40]!r}"
+    if error["type"] == "enum":
+        return f"{name}{given} is not valid: set it to one of {ctx.get('expected', '')}".rstrip()
+    return f"{name}{given} is not valid ({error['msg']}): set a valid value or unset it"

@@ -23,6 +23,7 @@ class Role(StrEnum):
     DATA_STEWARD = "data_steward"
     CITIZEN = "citizen"
     GATEWAY = "gateway"  # a machine client that only pushes telemetry (sensor gateway, IoT platform)
+    MONITOR = "monitor"  # a machine client that only reads the hub's metrics (the city's Prometheus)
 
     @property
     def label(self) -> str:
@@ -35,6 +36,7 @@ class Role(StrEnum):
             "data_steward": "数据管理员",
             "citizen": "公众",
             "gateway": "感知网关",
+            "monitor": "运行监控",
         }[self.value]
 
 
@@ -109,7 +111,7 @@ class LoginSession(Base):
 
 class LoginFailure(Base):
     """A failed login (wrong or unknown user name or password) from a client address, kept for the per-address
-    limit (decision 0020): counted in the database, so every API process sees the same count and a restart
+    limit (decision 0021): counted in the database, so every API process sees the same count and a restart
     does not reset it. Rows older than the window count no more and are pruned hourly."""
 
     __tablename__ = "login_failures"

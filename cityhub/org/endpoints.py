@@ -9,7 +9,7 @@ from fastapi import APIRouter, Path, status
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
 from sqlalchemy import select
 
-from cityhub.access import policy, tokens
+from cityhub.access import passwords, policy, tokens
 from cityhub.access.deps import PrincipalDep, SessionDep, SettingsDep
 from cityhub.access.schemas import LoginSessionOut, session_out
 from cityhub.audit.hooks import bind_principal
@@ -46,7 +46,7 @@ class UserIn(Input):
     model_config = ConfigDict(extra="forbid")
 
     username: str = Field(min_length=2, max_length=60, pattern=r"^[A-Za-z0-9_.@-]+$")
-    password: str = Field(min_length=8, max_length=200)
+    password: str = Field(min_length=passwords.MIN_LENGTH, max_length=200)
     role: Role
     display_name: str | None = Field(None, max_length=100)
     department_id: int | None = None
@@ -77,7 +77,7 @@ class UserPatch(Input):
 
 
 class PasswordIn(Input):
-    password: str = Field(min_length=8, max_length=200)
+    password: str = Field(min_length=passwords.MIN_LENGTH, max_length=200)
 
 
 class UserOut(BaseModel):

@@ -8,7 +8,7 @@ from typing import Protocol
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from cityhub.access import tokens
+from cityhub.access import passwords, tokens
 from cityhub.access.passwords import hash_password
 from cityhub.access.principal import Principal
 from cityhub.audit.hooks import record
@@ -18,8 +18,6 @@ from cityhub.kit.errors import Conflict, Forbidden, NotFound, Unprocessable
 from cityhub.kit.timeutil import clock
 from cityhub.models.area import Area, AreaLevel
 from cityhub.models.org import Department, DepartmentKind, LoginSession, Role, User
-
-MIN_PASSWORD_LENGTH = 8
 
 
 @dataclass(frozen=True)
@@ -144,9 +142,9 @@ def create_user(
     taken = session.scalar(select(User.username).where(func.lower(User.username) == username.lower()))
     if taken is not None:
         same = "" if taken == username else f" (as {taken}: names differ in more than case)"
-        raise Conflict(f"user name {username} is taken{same}")
+        raise Conflict(f"user name {username} is taken{same}", code="username_taken")
     if password is not None:
-        check_password_rule(password)
+        passwords.check_rule(password, username)
     _check_reach(role, department_id, area_id)
     _check_references(session, department_id, area_id)
     user = User(
@@ -195,25 +193,18 @@ def _check_references(session: Session, department_id: int | None, area_id: int 
 def _check_reach(role: Role, department_id: int | None, area_id: int | None) -> None:
     """What a role's work needs: a handler a department, a dispatcher, supervisor or grid worker an area."""
     if role is Role.HANDLER and department_id is None:
-        raise Unprocessable("a department handler needs a department")
+        raise Unprocessable("a department handler needs a department", code="department_required")
     if role in AREA_ROLES and area_id is None:
         raise Unprocessable(
-            f"a {role.label} ({role}) needs an area of responsibility (the city's own for the whole city)"
+            f"a {role.label} ({role}) needs an area of responsibility (the city's own for the whole city)",
+            code="area_required",
         )
-
-
-def check_password_rule(password: str) -> None:
-    """At least MIN_PASSWORD_LENGTH characters, and not all of them blank."""
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise Unprocessable(f"the password must have at least {MIN_PASSWORD_LENGTH} characters")
-    if not password.strip():
-        raise Unprocessable("the password may not be only spaces")
 
 
 def set_password(session: Session, user: User, password: str, *, keep_session: int | None = None) -> None:
     """A new password; every login session of the user ends (but ``keep_session``, the one that changed
     it), so whoever knew the old one is out at once."""
-    check_password_rule(password)
+    passwords.check_rule(password, user.username)
     user.password_hash = hash_password(password)
     tokens.clear_lock(user)
     session.flush()
@@ -248,11 +239,17 @@ def update_user(
     _check_references(session, department_id, area_id)
     _check_reach(new_role, new_department, new_area)
     if user.id == actor.user_id and (not new_active or new_role is not user.role):
-        raise Conflict("you cannot disable your own account or change your own role: ask another admin")
+        raise Conflict(
+            "you cannot disable your own account or change your own role: ask another admin",
+            code="own_account",
+        )
     # Only a role or an active flag given can step an administrator down, so ``admins`` was read, locked.
     stepping_down = user.role is Role.ADMIN and user.active and (new_role is not Role.ADMIN or not new_active)
     if stepping_down and not [admin for admin in admins if admin != user.id]:
-        raise Conflict(f"{user.username} is the last active administrator: make another one first")
+        raise Conflict(
+            f"{user.username} is the last active administrator: make another one first",
+            code="last_administrator",
+        )
     if display_name is not None:
         user.display_name = display_name
     if unlock:

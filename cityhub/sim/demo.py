@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from cityhub.audit import hooks as audit_hooks
 from cityhub.kit.db import make_engine, make_session_factory, unit_of_work
 from cityhub.kit.migrate import upgrade
-from cityhub.kit.settings import Mode, Settings
+from cityhub.kit.settings import Mode, Settings, load_settings
 from cityhub.models.area import Area
 from cityhub.models.org import User
 from cityhub.org.service import set_password
@@ -35,7 +35,7 @@ def prepare(
     from cityhub.dispatch.service import HubDispatchPolicy
     from cityhub.sim import seed, stream
 
-    settings = settings or Settings(mode=Mode.DEMO)
+    settings = settings or load_settings(mode=Mode.DEMO)
 
     with unit_of_work(factory) as session:
         fresh = not _seeded(session)
@@ -97,10 +97,11 @@ def run_demo(
     from cityhub.dispatch.service import HubDispatchPolicy
     from cityhub.sim.stream import DemoStream
 
+    # Settings first: a bad CITYHUB_* variable ends the command before anything is deleted.
+    settings = load_settings(mode=Mode.DEMO, data_dir=data_dir, scheduler_interval_s=30.0)
     if fresh and data_dir.exists():
         shutil.rmtree(data_dir)
     data_dir.mkdir(parents=True, exist_ok=True)
-    settings = Settings(mode=Mode.DEMO, data_dir=data_dir, scheduler_interval_s=30.0)
     engine = make_engine(settings.effective_database_url)
     upgrade(engine)
     audit_hooks.install()

@@ -20,11 +20,13 @@ from cityhub.models.telemetry import DeadLetterStatus
 from cityhub.telemetry import catalog, ingest, service
 from cityhub.telemetry.runtime import telemetry_lifespan
 from cityhub.telemetry.schemas import (
+    MAX_SERIES_POINTS,
     DeadLetterOut,
     DeadLetterPage,
     DeviceTypeOut,
     IngestResult,
     MetricOut,
+    PersonalSeriesIn,
     ReadingIn,
     RejectionOut,
     ReplayIn,
@@ -109,7 +111,7 @@ async def ingest_readings(
             limiter=_limiter(request, settings),
         )
     except TooManyRequests as exc:
-        response = problem(429, exc.title, exc.message)
+        response = problem(429, exc.title, exc.message, code=exc.code)
         response.headers["Retry-After"] = "1"
         return response
     return IngestResult(
@@ -117,7 +119,17 @@ async def ingest_readings(
     )
 
 
-@router.get("/telemetry/series", response_model=SeriesOut)
+@router.get(
+    "/telemetry/series",
+    response_model=SeriesOut,
+    responses={
+        403: {
+            "description": "a meter that serves a registered person: read it with a purpose, "
+            "POST /telemetry/series/personal (named in `endpoint`)"
+        },
+        404: {"description": "no such device, or no readings of it for this reader"},
+    },
+)
 def get_series(
     principal: PrincipalDep,
     session: SessionDep,
@@ -126,14 +138,39 @@ def get_series(
     since: Instant | None = None,
     until: Instant | None = None,
     resolution: Annotated[str, Query(pattern="^(raw|1m|1h)$")] = "raw",
-    limit: Annotated[int, Query(ge=1, le=service.MAX_SERIES_POINTS)] = 10_000,
+    limit: Annotated[int, Query(ge=1, le=MAX_SERIES_POINTS)] = 10_000,
 ) -> SeriesOut:
     """One metric of one device over `[since, until)` (default: the last 24 h), raw or rolled up to
-    1 min / 1 h (min, max, avg, count, last). Rollups trail the raw data by at most the rollup interval."""
+    1 min / 1 h (min, max, avg, count, last). Rollups trail the raw data by at most the rollup interval.
+    A meter that serves a registered person is read with a purpose: `POST /telemetry/series/personal`."""
     start, end = service.window_bounds(since, until)
     return service.series(
         session, principal, service.SeriesQuery(device, metric, start, end, resolution, limit)
     )
+
+
+@router.post(
+    "/telemetry/series/personal",
+    response_model=SeriesOut,
+    responses={
+        404: {
+            "description": "no such device, or its readings are not for this reader (only the grid "
+            "workers of the person's community read them)"
+        },
+        422: {
+            "description": "no purpose (2 to 200 characters), a bad window or metric, or a device that "
+            "serves no registered person"
+        },
+    },
+)
+def read_personal_series(body: PersonalSeriesIn, principal: PrincipalDep, session: SessionDep) -> SeriesOut:
+    """The series of a meter that serves a registered person (独居老人: a long flat line is the welfare
+    alarm), for a grid worker of their community, who says why in ``purpose`` (e.g. 关爱探视). The same
+    parameters as `GET /telemetry/series`, in the body so that the purpose stays out of URLs and access
+    logs. The read — device, metric, window, whose meter — and its purpose go into the audit log."""
+    start, end = service.window_bounds(body.since, body.until)
+    q = service.SeriesQuery(body.device, body.metric, start, end, body.resolution, body.limit)
+    return service.personal_series(session, principal, q, body.purpose)
 
 
 @router.get("/telemetry/metrics", response_model=list[DeviceTypeOut])

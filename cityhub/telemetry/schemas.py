@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from cityhub.access.reveal import RevealIn
 from cityhub.kit.text import Input
 from cityhub.kit.timeutil import Instant
 from cityhub.models.telemetry import DeadLetterStatus
+
+MAX_SERIES_POINTS = 100_000
 
 
 class ReadingIn(BaseModel):
@@ -58,6 +62,20 @@ class SeriesOut(BaseModel):
     resolution: str
     points: list[SeriesPoint]
     truncated: bool = Field(description="more points than `limit`: ask again from the last ts")
+
+
+class PersonalSeriesIn(RevealIn):
+    """The series to read (as ``GET /telemetry/series`` takes it) of a meter that serves a registered person,
+    and why it is read. The purpose stays in the body, out of the URLs that access logs keep."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    device: str = Field(max_length=40, description="the meter's city code", examples=["370202MT000000012"])
+    metric: str = Field(min_length=1, max_length=40, examples=["water_volume"])
+    since: Instant | None = Field(None, description="default: 24 h before `until`")
+    until: Instant | None = Field(None, description="default: now")
+    resolution: Literal["raw", "1m", "1h"] = "raw"
+    limit: int = Field(10_000, ge=1, le=MAX_SERIES_POINTS)
 
 
 class DeadLetterOut(BaseModel):

@@ -15,10 +15,11 @@ from sqlalchemy.orm import Session
 
 from cityhub.access import policy
 from cityhub.access.principal import Principal
+from cityhub.access.reveal import READ_PERSONAL_DATA
 from cityhub.audit.hooks import record
 from cityhub.entities import service as entities
 from cityhub.entities import types as entity_types
-from cityhub.kit.errors import NotFound, PayloadTooLarge, TooManyRequests, Unprocessable
+from cityhub.kit.errors import Forbidden, NotFound, PayloadTooLarge, TooManyRequests, Unprocessable
 from cityhub.kit.timeutil import clock
 from cityhub.models.entity import Entity, EntityRelation
 from cityhub.models.telemetry import DeadLetter, DeadLetterStatus, Resolution
@@ -27,7 +28,6 @@ from cityhub.telemetry.devices import device_of
 from cityhub.telemetry.schemas import SeriesOut, SeriesPoint
 
 NDJSON = "application/x-ndjson"
-MAX_SERIES_POINTS = 100_000
 
 
 class InflightLimit:
@@ -103,8 +103,41 @@ class SeriesQuery:
     limit: int = 10_000
 
 
+PERSONAL_SERIES = "POST /api/v1/telemetry/series/personal"
+
+
 def series(session: Session, principal: Principal, q: SeriesQuery) -> SeriesOut:
-    """Readings of one metric of one device in a window, raw or as 1-minute / 1-hour rollups."""
+    """Readings of one metric of one device in a window, raw or as 1-minute / 1-hour rollups. A meter that
+    serves a registered person is read only with a purpose (:func:`personal_series`): 403 naming it."""
+    entity, personal, unit = _target(session, principal, q)
+    if personal:
+        raise Forbidden(
+            f"{entity.code} serves a registered person: its readings are read with a purpose, "
+            f"{PERSONAL_SERIES} with these parameters and a purpose (e.g. 关爱探视); the read is audited",
+            code="purpose_required",
+            endpoint=PERSONAL_SERIES,
+        )
+    return _read(session, entity, unit, q)
+
+
+def personal_series(session: Session, principal: Principal, q: SeriesQuery, purpose: str) -> SeriesOut:
+    """The readings of a meter that serves a registered person, for a grid worker of the person's community
+    (the policy's rule: 404 for everyone else), who says why: the read and its purpose are audited
+    (PIPL Art. 28). A device that serves nobody holds no personal data: 422, read it as any series."""
+    entity, personal, unit = _target(session, principal, q)
+    if not personal:
+        raise Unprocessable(
+            f"{entity.code} serves no registered person: nothing to ask for, read it with "
+            "GET /api/v1/telemetry/series",
+            field="device",
+        )
+    out = _read(session, entity, unit, q)
+    _audit_personal_read(session, principal, entity, q, purpose)
+    return out
+
+
+def _target(session: Session, principal: Principal, q: SeriesQuery) -> tuple[Entity, bool, str]:
+    """The device this principal may read readings of, whether they are a person's, and the metric's unit."""
     policy.authorize(principal, "telemetry.read")
     entity = entities.get(session, principal, q.device)
     if q.until <= q.since:
@@ -117,6 +150,10 @@ def series(session: Session, principal: Principal, q: SeriesQuery) -> SeriesOut:
         raise Unprocessable(
             f"{entity.code} does not report {q.metric!r} (it reports: {known})", field="metric"
         )
+    return entity, personal, spec.unit
+
+
+def _read(session: Session, entity: Entity, unit: str, q: SeriesQuery) -> SeriesOut:
     if q.resolution == "raw":
         raw = repository.window(session, entity.id, q.metric, q.since, q.until, q.limit + 1)
         points = [SeriesPoint(ts=p.ts, value=p.value) for p in raw]
@@ -134,12 +171,10 @@ def series(session: Session, principal: Principal, q: SeriesQuery) -> SeriesOut:
             )
             for r in rows
         ]
-    if personal:
-        _audit_personal_read(session, principal, entity, q)
     return SeriesOut(
         device=entity.code,
         metric=q.metric,
-        unit=spec.unit,
+        unit=unit,
         resolution=q.resolution,
         points=points[: q.limit],
         truncated=len(points) > q.limit,
@@ -159,8 +194,10 @@ def _readable(session: Session, principal: Principal, entity: Entity) -> bool:
     return bool(personal)
 
 
-def _audit_personal_read(session: Session, principal: Principal, entity: Entity, q: SeriesQuery) -> None:
-    """Every read of a registered person's meter is audited: what was read, whose, and why (PIPL Art. 28)."""
+def _audit_personal_read(
+    session: Session, principal: Principal, entity: Entity, q: SeriesQuery, purpose: str
+) -> None:
+    """What was read (device, metric, window), whose, and the reader's purpose — not the values."""
     people = session.scalars(
         select(Entity.code)
         .join(EntityRelation, EntityRelation.target_id == Entity.id)
@@ -170,7 +207,7 @@ def _audit_personal_read(session: Session, principal: Principal, entity: Entity,
     record(
         session,
         principal,
-        "read_personal_data",
+        READ_PERSONAL_DATA,
         "telemetry_readings",
         str(entity.id),
         {
@@ -181,7 +218,7 @@ def _audit_personal_read(session: Session, principal: Principal, entity: Entity,
             "until": q.until.isoformat(),
             "people": list(people),
         },
-        purpose="关爱探视 (care for the registered person the meter serves)",
+        purpose=purpose,
     )
 
 

@@ -1,5 +1,6 @@
 """The readings behind an event: the sensor series of the alerts and linkage rules that raised it, for the
-event page's chart (read from the existing ``GET /api/v1/telemetry/series``). Nothing here writes."""
+event page's chart (read from ``GET /api/v1/telemetry/series``, or with a purpose from
+``POST /api/v1/telemetry/series/personal`` for a registered person's meter). Nothing here writes."""
 
 from __future__ import annotations
 
@@ -31,8 +32,8 @@ RAW_UP_TO = timedelta(days=2)
 def series_refs(session: Session, principal: Principal, event: Event, now: datetime) -> list[SeriesRef]:
     """The sensor series behind an event raised from alerts or linkage rules: the devices and metrics of
     its readable alerts (the alert's own device and the readings in its evidence, one alert deep) and of
-    the rule firings that created it, with a window around the alerts, to read from
-    ``GET /api/v1/telemetry/series``. Empty for roles that may not read telemetry."""
+    the rule firings that created it, with a window around the alerts, to read from the telemetry series
+    endpoints. Only series this principal may read; empty for roles that may not read telemetry."""
     try:
         policy.authorize(principal, "telemetry.read")
     except Forbidden:
@@ -81,15 +82,17 @@ def _refs(
 ) -> list[SeriesRef]:
     pairs = list(wanted)
     codes = sorted({device for device, _ in pairs})
-    entities = {
-        e.code: e
-        for e in session.scalars(
-            select(Entity).where(Entity.code.in_(codes), policy.readable_entities(principal))
+    # Only devices whose readings this principal may read; a registered person's meter is marked, for it is
+    # read with a purpose (POST /telemetry/series/personal).
+    rows = session.execute(
+        select(Entity, policy.serves_registered_person()).where(
+            Entity.code.in_(codes), policy.readable_entities(principal), policy.readable_readings(principal)
         )
-    }
+    )
+    entities = {e.code: (e, bool(personal)) for e, personal in rows}
     out: list[SeriesRef] = []
     for device, metric in pairs:
-        entity = entities.get(device)
+        entity, personal = entities.get(device, (None, False))
         device_type = catalog.get(device_of(entity).kind) if entity is not None else None
         if entity is None or device_type is None:
             continue
@@ -105,6 +108,7 @@ def _refs(
                 since=since,
                 until=until,
                 resolution=resolution,
+                personal=personal,
             )
             if spec is not None and ref not in out:
                 out.append(ref)

@@ -109,7 +109,8 @@ class SummaryOut(BaseModel):
 
 class SeriesRef(BaseModel):
     """One sensor series behind an event: read it from ``GET /api/v1/telemetry/series`` with these
-    parameters (device, metric, since, until, resolution)."""
+    parameters (device, metric, since, until, resolution), or, when ``personal``, from
+    ``POST /api/v1/telemetry/series/personal`` with them and a purpose."""
 
     device: str = Field(description="the device's city code")
     name: str = Field(description="the device's name in the registry")
@@ -118,6 +119,10 @@ class SeriesRef(BaseModel):
     since: datetime
     until: datetime
     resolution: str = Field(description="raw, 1m or 1h (windows longer than two days: hourly rollups)")
+    personal: bool = Field(
+        description="a meter that serves a registered person: read it with a purpose, "
+        "POST /api/v1/telemetry/series/personal with these parameters and `purpose` (audited)",
+    )
 
 
 class RelatedOut(BaseModel):

@@ -153,6 +153,7 @@ def test_global_action_matrix(role: Role, action: str) -> None:
         "entities.manage": {Role.ADMIN, Role.DATA_STEWARD},
         "entities.manage_personal": {Role.ADMIN, Role.GRID_WORKER},
         "telemetry.ingest": {Role.ADMIN, Role.GATEWAY},
+        "metrics.read": {Role.ADMIN, Role.MONITOR},
         "telemetry.read": {
             Role.ADMIN,
             Role.DISPATCHER,

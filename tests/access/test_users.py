@@ -21,7 +21,7 @@ from cityhub.models.audit import AuditLog
 from cityhub.models.org import LoginSession, User
 from tests.factories import PASSWORD, build_city, login
 
-NEW_PASSWORD = "another-long-password"
+NEW_PASSWORD = "another-long-password-7"
 
 
 def _login(client: TestClient, username: str, password: str = PASSWORD) -> dict[str, str]:
@@ -211,14 +211,18 @@ def test_wrong_passwords_lock_the_login_for_a_while(
     bad = {"username": "roads_handler", "password": "not-the-password"}
     good = {"username": "roads_handler", "password": PASSWORD}
     for _ in range(settings.login_max_failures - 1):
-        assert client.post("/api/v1/auth/login", json=bad).status_code == 401
+        wrong = client.post("/api/v1/auth/login", json=bad)
+        assert wrong.status_code == 401 and wrong.json()["code"] == "login_failed"
     # A good password before the limit clears the count: four more wrong ones do not lock.
     assert client.post("/api/v1/auth/login", json=good).status_code == 200
     for _ in range(settings.login_max_failures):
         assert client.post("/api/v1/auth/login", json=bad).status_code == 401
     locked = client.post("/api/v1/auth/login", json=good)  # the right password, during the lock
     assert locked.status_code == 429 and "too many wrong passwords" in locked.json()["detail"]
-    assert locked.json()["code"] == "account_locked"
+    # A program (the dashboard) knows the error by its code and when the login opens again by ``until``.
+    assert locked.json()["code"] == "login_locked"
+    until = datetime.fromisoformat(locked.json()["until"])
+    assert until.utcoffset() == timedelta(hours=8) and until > datetime.now(UTC)
     assert 0 < int(locked.headers["retry-after"]) <= settings.login_lock_minutes * 60
     admin = login(client, "admin")
     uid = city.users["roads_handler"].id

@@ -208,6 +208,13 @@ def test_serve_workers_runs_api_processes_and_one_worker_that_takes_the_readings
         headers = {"Authorization": f"Bearer {_token(hub.url, 'dispatcher')}"}
         for _ in range(20):  # a new connection each: the two processes share the listening socket
             assert httpx.get(f"{hub.url}/api/v1/events", headers=headers, timeout=30).status_code == 200
+        # Whichever process answers a scrape adds up what every process counted.
+        admin = {"Authorization": f"Bearer {_token(hub.url, 'admin')}"}
+        for _ in range(4):
+            scraped = httpx.get(f"{hub.url}/metrics", headers=admin, timeout=30)
+            assert scraped.status_code == 200, scraped.text
+            counted = 'cityhub_http_requests_total{method="GET",route="/api/v1/events",status="200"} 20.0'
+            assert counted in scraped.text
         # A reading taken by an API process reaches the worker's sensing pipeline through JetStream.
         at = (datetime.now(UTC) - timedelta(seconds=10)).isoformat()
         reading = {"device": database.device, "metric": "methane", "ts": at, "value": 30.0}

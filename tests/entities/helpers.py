@@ -34,3 +34,17 @@ def add_device(
     session: Session, device_type: str, *, at: tuple[float, float] = EAST, name: str = ""
 ) -> Entity:
     return add_entity(session, "DV", name or f"{device_type} sensor", at=at, device_type=device_type)
+
+
+def add_person_living_alone(session: Session, *, at: tuple[float, float] = EAST, **attributes: Any) -> Entity:
+    """A registered elderly person living alone (独居老人), with consent: a person's data in the tests."""
+    return add_entity(
+        session,
+        "VR",
+        "独居老人登记",
+        at=at,
+        category="living_alone_elderly",
+        consent_date="2026-10-01",
+        person_name="王秀兰",
+        **attributes,
+    )

@@ -188,6 +188,9 @@ def test_lead_cannot_resolve_before_co_handlers(client: TestClient, session: Ses
     response = client.post(f"/api/v1/events/{eid}/resolve", json={"resolution": "done"}, headers=handler)
     assert response.status_code == 409
     assert "交警支队" in response.json()["detail"]
+    # A program (the dashboard, in Chinese) knows the error and which departments it waits for.
+    assert response.json()["code"] == "co_handlers_open"
+    assert response.json()["departments"] == ["交警支队"]
 
 
 def test_return_goes_back_to_dispatcher_who_redispatches(client: TestClient, session: Session) -> None:

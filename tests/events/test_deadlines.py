@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -11,6 +12,7 @@ from cityhub.access.principal import SYSTEM
 from cityhub.dispatch import routing
 from cityhub.events import categories, deadlines, service
 from cityhub.events.schemas import EventIn, ExtensionIn
+from cityhub.kit.errors import Conflict
 from cityhub.kit.timeutil import clock
 from cityhub.models.event import DeadlineState, EventAction, Urgency
 from cityhub.org.service import principal_for
@@ -83,7 +85,13 @@ def test_extension_and_suspension_move_the_deadline(session: Session) -> None:
     service.accept(session, handler, event_id)
     until = ExtensionIn(until=datetime(2026, 11, 27, 9, 0, tzinfo=UTC), reason="需协调管线单位").until
     service.request_extension(session, handler, event_id, until, "需协调管线单位")
+    with pytest.raises(Conflict) as pending:  # one request at a time, named for programs
+        service.request_extension(session, handler, event_id, until, "需协调管线单位")
+    assert pending.value.code == "extension_pending"
     service.decide_extension(session, dispatcher, event_id, True)
+    with pytest.raises(Conflict) as decided:
+        service.decide_extension(session, dispatcher, event_id, True)
+    assert decided.value.code == "no_extension_request"
     assert service.get(session, SYSTEM, event_id).resolve_deadline == until
 
     # Suspended for Monday 09:00–11:00 local: the deadline moves by 2 working hours.

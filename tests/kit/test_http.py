@@ -84,3 +84,33 @@ def test_how_a_body_is_sent_is_told_apart_from_what_it_says(
     response = client.post("/api/v1/events", content=content, headers=headers)
     assert response.status_code == status, response.text
     assert response.headers["content-type"] == PROBLEM and says in response.json()["detail"]
+
+
+def test_every_problem_has_a_code_and_validation_errors_their_type_and_limits(
+    client: TestClient, session: Session
+) -> None:
+    """``code`` names the error for programs (the dashboard words it in the user's language); each invalid
+    field carries pydantic's error type and the limit it broke."""
+    build_city(session)
+    headers = login(client, "grid_worker")
+    short = client.post(
+        "/api/v1/auth/password", json={"current_password": "x", "new_password": "short"}, headers=headers
+    )
+    assert short.status_code == 422 and short.headers["content-type"] == PROBLEM
+    body = short.json()
+    assert body["code"] == "invalid_request"
+    assert body["errors"] == [
+        {
+            "field": "new_password",
+            "message": "String should have at least 8 characters",
+            "type": "string_too_short",
+            "limits": {"min_length": 8},
+        }
+    ]
+    assert client.get("/api/v1/events/999999999", headers=headers).json()["code"] == "not_found"
+    assert client.get("/api/v1/no-such-thing", headers=headers).json()["code"] == "not_found"
+    assert client.get("/api/v1/auth/me").json()["code"] == "unauthorized"
+    unreadable = client.post(
+        "/api/v1/events", content=b"{", headers={**headers, "content-type": "application/json"}
+    )
+    assert unreadable.status_code == 400 and unreadable.json()["code"] == "invalid_json"

@@ -24,14 +24,17 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from cityhub.access.principal import SYSTEM
 from cityhub.alerts import service as alerts
+from cityhub.entities import service as entities
+from cityhub.entities.schemas import EntityIn, PointIn, RelationIn
 from cityhub.events import deadlines
 from cityhub.geo import service as geo
 from cityhub.kit.timeutil import clock
 from cityhub.models.alert import Alert, AlertSource
-from cityhub.models.area import AreaLevel
+from cityhub.models.area import Area, AreaLevel
 from cityhub.models.entity import Entity
 from cityhub.models.event import Event
 from cityhub.models.indicator import WarningLevel
+from cityhub.models.org import User
 from cityhub.sim.seed import seed_demo
 from cityhub.sim.stream import DemoStream
 from cityhub.telemetry import catalog, ingest
@@ -448,8 +451,8 @@ def test_a_user_changes_their_password_and_ends_another_session(
     expect(rows.filter(has_text="another computer")).to_have_count(1)
     expect(page.locator("[data-panel='sessions'] tr[data-current='true']")).to_have_count(1)
     page.fill("#p-current", PASSWORD)
-    page.fill("#p-new", "a-new-long-password")
-    page.fill("#p-again", "a-new-long-password")
+    page.fill("#p-new", "a-new-long-password-8")
+    page.fill("#p-again", "a-new-long-password-8")
     shot(page, "16-account")
     page.click(".password-form button[type='submit']")
     expect(page.locator(".password-form .form-status")).to_contain_text("密码已修改")
@@ -457,7 +460,7 @@ def test_a_user_changes_their_password_and_ends_another_session(
     me = httpx.get(f"{hub.url}/api/v1/auth/me", headers={"Authorization": f"Bearer {other['access_token']}"})
     assert me.status_code == 401
     # The page goes on working in this session; put the password back for the other tests.
-    page.fill("#p-current", "a-new-long-password")
+    page.fill("#p-current", "a-new-long-password-8")
     page.fill("#p-new", PASSWORD)
     page.fill("#p-again", PASSWORD)
     page.click(".password-form button[type='submit']")
@@ -473,6 +476,21 @@ def test_a_user_changes_their_password_and_ends_another_session(
     assert me.status_code == 401
 
 
+def test_errors_are_told_in_the_screens_language(page: Page, hub: Hub) -> None:
+    """The API says what went wrong in English with a code; the Chinese screen words the code itself."""
+    page.goto(f"{hub.url}/login")
+    page.fill("#username", "dispatcher")
+    page.fill("#password", "not-the-password")
+    page.click("form.login-form button[type=submit]")
+    expect(page.locator(".login-form .form-status")).to_have_text("登录失败: 用户名或密码错误")
+    page.click("button.lang")  # the screen is drawn again in English
+    page.fill("#username", "dispatcher")
+    page.fill("#password", "not-the-password")
+    page.click("form.login-form button[type=submit]")
+    expect(page.locator(".login-form .form-status")).to_contain_text("wrong user name or password")
+    page.click("button.lang")
+
+
 def test_the_administrator_adds_disables_and_enables_a_user(page: Page, hub: Hub) -> None:
     name = f"ops_{uuid.uuid4().hex[:6]}"
     login(page, hub, "admin")
@@ -482,7 +500,10 @@ def test_the_administrator_adds_disables_and_enables_a_user(page: Page, hub: Hub
     page.fill("#u-display", "值班员 李明")
     page.locator("#u-role").select_option("dispatcher")
     page.fill("#u-area", "370202")
-    page.fill("#u-password", "a-long-enough-password")
+    page.fill("#u-password", "onlylowercase")  # a password without complexity is refused, in Chinese
+    page.click(".user-form button[type='submit']")
+    expect(page.locator(".add-user .form-status")).to_contain_text("密码强度不足")
+    page.fill("#u-password", "a-long-enough-password-9")
     page.click(".user-form button[type='submit']")
     row = page.locator(f"tr[data-username='{name}']")
     expect(row).to_have_attribute("data-active", "true")
@@ -492,7 +513,7 @@ def test_the_administrator_adds_disables_and_enables_a_user(page: Page, hub: Hub
     expect(row.locator("input[name='area']")).to_have_value("370202")
     token = httpx.post(
         f"{hub.url}/api/v1/auth/login",
-        json={"username": name, "password": "a-long-enough-password"},
+        json={"username": name, "password": "a-long-enough-password-9"},
         timeout=10,
     ).json()["access_token"]
     me = httpx.get(f"{hub.url}/api/v1/auth/me", headers={"Authorization": f"Bearer {token}"}, timeout=10)
@@ -515,7 +536,7 @@ def test_the_administrator_adds_disables_and_enables_a_user(page: Page, hub: Hub
     expect(row.locator("button[data-action='unlock']")).to_have_count(0)
     relogin = httpx.post(
         f"{hub.url}/api/v1/auth/login",
-        json={"username": name, "password": "a-long-enough-password"},
+        json={"username": name, "password": "a-long-enough-password-9"},
         timeout=10,
     )
     assert relogin.status_code == 200
@@ -555,6 +576,92 @@ def test_an_event_raised_from_a_sensor_alert_charts_the_readings(page: Page, hub
     expect(first.locator("p")).to_contain_text("最新")
     page.locator("[data-panel='readings']").evaluate("el => el.scrollIntoView({block: 'end'})")
     shot(page, "13-event-sensor-readings")
+
+
+def _elderly_person_with_a_silent_water_meter(hub: Hub) -> tuple[str, int, tuple[float, float]]:
+    """A registered elderly person in the demo grid worker's grid, whose water meter has stood still for an
+    hour (a flat line: the welfare alarm), with an alert on the meter; the meter's code, id and place."""
+    now = clock.now()
+    with hub.factory() as session:
+        worker = session.scalars(select(User).where(User.username == "grid_worker")).one()
+        grid = session.get(Area, worker.area_id)
+        assert grid is not None and grid.center_lon is not None and grid.center_lat is not None
+        here = PointIn(lon=grid.center_lon, lat=grid.center_lat)
+        attributes = {
+            "category": "living_alone_elderly",
+            "consent_date": "2026-10-01",
+            "person_name": "刘桂芝",
+        }
+        person = entities.create(
+            session, SYSTEM, EntityIn(type="VR", name="独居老人", location=here, attributes=attributes)
+        )
+        meter = entities.create(
+            session,
+            SYSTEM,
+            EntityIn(type="MT", name="刘家水表", location=here, attributes={"device_type": "water_meter"}),
+        )
+        entities.relate(session, SYSTEM, meter.code, RelationIn(type="serves", target=person.code))
+        items = [
+            reading(meter.code, "water_volume", 356.2, now - timedelta(minutes=5 * (12 - j)))
+            for j in range(13)
+        ]
+        limits = ingest.Limits(max_future=timedelta(minutes=5), max_age=timedelta(days=30))
+        assert (
+            ingest_batch(session, SYSTEM, items, channel=ingest.Channel.REPLAY, limits=limits).accepted == 13
+        )
+        levels = (AreaLevel.DISTRICT, AreaLevel.STREET, AreaLevel.COMMUNITY, AreaLevel.GRID)
+        located = geo.locate(session, here.lon, here.lat)
+        trigger = alerts.Trigger(
+            source_kind=AlertSource.ANOMALY,
+            source=f"test:elderly:{meter.code}",
+            type="elderly.water_pattern",
+            title="独居老人用水异常",
+            level=WarningLevel.YELLOW,
+            device=meter.code,
+            metric="water_volume",
+            areas={level: area for level in levels if (area := located.get(level)) is not None},
+        )
+        alerts.raise_alert(session, trigger)
+        session.commit()
+        return meter.code, meter.id, (here.lon, here.lat)
+
+
+def test_a_registered_persons_meter_readings_are_shown_only_when_asked_for_with_a_purpose(
+    page: Page, hub: Hub
+) -> None:
+    meter, meter_id, (lon, lat) = _elderly_person_with_a_silent_water_meter(hub)
+    created = api(
+        hub,
+        "operator_12345",
+        "POST",
+        "/api/v1/events",
+        {"title": "独居老人用水异常", "channel": "sensor", "location": {"lon": lon, "lat": lat}},
+    )
+    with hub.factory() as session:
+        alert = session.scalars(select(Alert).where(Alert.device == meter)).one()
+        alerts.link_event(session, alert, created["id"], created["number"])
+        session.commit()
+    reads: list[str] = []
+    page.on("request", lambda r: reads.append(r.method) if "/api/v1/telemetry/series" in r.url else None)
+    login(page, hub, "grid_worker")
+    page.goto(f"{hub.url}/events/{created['id']}")
+    item = page.locator(f"[data-panel='readings'] li[data-device='{meter}']")
+    expect(item).to_have_attribute("data-personal", "true")
+    expect(item).to_contain_text("登记关爱对象的读数")
+    # Opening the event reads nothing of the person's daily life: no request, no chart.
+    expect(item.locator(".spark")).to_have_count(0)
+    assert reads == []
+    item.locator("[data-reveal='readings']").click()
+    item.locator("select").select_option(label="上门探视")
+    item.locator("button[type='submit']").click()
+    expect(item).to_have_attribute("data-points", "13")
+    expect(item.locator(".spark canvas")).to_be_visible()
+    expect(item.locator("p")).to_contain_text("本次查看已记入审计日志")
+    assert reads == ["POST"]
+    shot(page, "14-personal-meter-readings")
+    audit = f"/api/v1/audit?action=read_personal_data&object_type=telemetry_readings&object_id={meter_id}"
+    rows = api(hub, "admin", "GET", audit)
+    assert [(r["actor"], r["purpose"]) for r in rows] == [("grid_worker", "上门探视")]
 
 
 def test_the_supervisor_sees_deadlines_and_the_evaluation_charts(page: Page, hub: Hub) -> None:

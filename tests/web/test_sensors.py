@@ -12,6 +12,8 @@ from sqlalchemy.orm import Session
 from cityhub.access.principal import SYSTEM
 from cityhub.alerts import service as alerts
 from cityhub.audit.hooks import bind_principal
+from cityhub.entities import service as entities
+from cityhub.entities.schemas import RelationIn
 from cityhub.indicators.spec import WatchSpec
 from cityhub.kit.timeutil import clock
 from cityhub.models.alert import AlertSource, LinkageRule, RuleFiring
@@ -21,7 +23,7 @@ from cityhub.models.indicator import MetricWatch, WarningLevel
 from cityhub.telemetry import ingest
 from cityhub.telemetry.service import ingest_batch
 from cityhub.web import service
-from tests.entities.helpers import EAST, WEST, add_device, add_entity
+from tests.entities.helpers import EAST, WEST, add_device, add_entity, add_person_living_alone
 from tests.factories import City, build_city, login
 from tests.telemetry.helpers import reading
 
@@ -232,6 +234,7 @@ def test_an_event_from_an_alert_lists_the_series_of_its_devices(
     assert set(refs) == {(devices["alarming"], "methane"), (devices["online"], "water_depth")}
     ref = refs[(devices["alarming"], "methane")]
     assert ref["unit"] == "%LEL" and ref["name"] == "燃气 告警" and ref["resolution"] == "raw"
+    assert not ref["personal"]  # read as it is, without a purpose
     # The references are the parameters of the telemetry series endpoint, and it answers them.
     params = {k: ref[k] for k in ("device", "metric", "since", "until", "resolution")}
     series = client.get("/api/v1/telemetry/series", params=params, headers=headers["dispatcher"])
@@ -286,3 +289,48 @@ def test_an_event_from_an_alert_lists_the_series_of_its_devices(
     assert own.status_code == 200 and own.json()["readings"] == []
     admin = client.get(f"/api/v1/dashboard/events/{mine['id']}/related", headers=headers["admin"]).json()
     assert len(admin["readings"]) == 3  # the same event, read by a role that may
+
+
+def test_a_registered_persons_meter_behind_an_event_is_listed_to_their_grid_worker_to_ask_for(
+    client: TestClient, session: Session, devices: dict[str, Any]
+) -> None:
+    city, headers = devices["city"], devices["headers"]
+    person = add_person_living_alone(session)
+    meter = add_entity(session, "MT", "水表", at=EAST, device_type="water_meter")
+    entities.relate(session, SYSTEM, meter.code, RelationIn(type="serves", target=person.code))
+    _push(session, meter, "water_volume", devices["now"] - timedelta(minutes=5), 356.2)
+    trigger = alerts.Trigger(
+        source_kind=AlertSource.ANOMALY,
+        source=f"test:{meter.code}",
+        type="elderly.water_pattern",
+        title="独居老人用水异常",
+        level=WarningLevel.YELLOW,
+        device=meter.code,
+        metric="water_volume",
+        areas={
+            AreaLevel.DISTRICT: city.areas["370201"].id,
+            AreaLevel.COMMUNITY: city.areas["370201001001"].id,
+        },
+    )
+    alert = alerts.raise_alert(session, trigger).alert
+    body = {"title": "独居老人用水异常", "location": {"lon": EAST[0], "lat": EAST[1]}}
+    event = client.post("/api/v1/events", json=body, headers=headers["dispatcher"]).json()
+    alerts.link_event(session, alert, event["id"], event["number"])
+    session.commit()
+
+    related = f"/api/v1/dashboard/events/{event['id']}/related"
+    refs = client.get(related, headers=headers["grid_worker"]).json()["readings"]
+    assert [(r["device"], r["metric"], r["personal"]) for r in refs] == [(meter.code, "water_volume", True)]
+    # The reference and a purpose are what the purpose endpoint takes; the plain series refuses.
+    params = {k: refs[0][k] for k in ("device", "metric", "since", "until", "resolution")}
+    plain = client.get("/api/v1/telemetry/series", params=params, headers=headers["grid_worker"])
+    assert plain.status_code == 403
+    asked = client.post(
+        "/api/v1/telemetry/series/personal",
+        json={**params, "purpose": "关爱探视"},
+        headers=headers["grid_worker"],
+    )
+    assert asked.status_code == 200 and [p["value"] for p in asked.json()["points"]] == [356.2]
+    # Those who may not read the person's readings are not offered the series at all (not a 404 to meet).
+    for who in ("admin", "dispatcher"):
+        assert client.get(related, headers=headers[who]).json()["readings"] == [], who

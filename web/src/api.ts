@@ -160,7 +160,8 @@ export interface SensorPayload {
   generated_at: string;
 }
 
-/** One sensor series behind an event, to read from GET /api/v1/telemetry/series. */
+/** One sensor series behind an event, to read from GET /api/v1/telemetry/series — or, when `personal` (a
+ * meter that serves a registered person), from POST /api/v1/telemetry/series/personal with a purpose. */
 export interface SeriesRef {
   device: string;
   name: string;
@@ -169,6 +170,7 @@ export interface SeriesRef {
   since: string;
   until: string;
   resolution: string;
+  personal: boolean;
 }
 
 export interface SeriesOut {
@@ -340,6 +342,21 @@ export const events = {
     api<EventOut>(`/api/v1/events/${id}/${path}`, { method: "POST", body }),
   revealReporter: (id: number, purpose: string) =>
     api<Reporter>(`/api/v1/events/${id}/reporter`, { method: "POST", body: { purpose } }),
+};
+
+export const telemetry = {
+  series: (ref: SeriesRef) => {
+    const { device, metric, since, until, resolution } = ref;
+    return api<SeriesOut>("/api/v1/telemetry/series", { query: { device, metric, since, until, resolution } });
+  },
+  /** A registered person's meter: read with the reader's purpose, which the hub keeps in the audit log. */
+  personalSeries: (ref: SeriesRef, purpose: string) => {
+    const { device, metric, since, until, resolution } = ref;
+    return api<SeriesOut>("/api/v1/telemetry/series/personal", {
+      method: "POST",
+      body: { device, metric, since, until, resolution, purpose },
+    });
+  },
 };
 
 // ---------------------------------------------------------------- the data catalog (一本账)

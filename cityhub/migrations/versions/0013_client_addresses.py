@@ -2,7 +2,7 @@
 
 Audit rows and login sessions record the client address (GB/T 22239: the source of the action); users keep
 their latest login; ``login_failures`` counts failed logins per address for the per-address limit
-(docs/decisions/0020). Rows written before this revision have no address.
+(docs/decisions/0021). Rows written before this revision have no address.
 
 Revision ID: 0013_client_addresses
 Revises: 0012_login_failures

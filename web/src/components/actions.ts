@@ -5,6 +5,7 @@ import { h, localInputToIso } from "../dom";
 import { code, t } from "../i18n";
 import { getCategories, getDepartments } from "../refdata";
 import { toast } from "./toast";
+import { errorText } from "../problems";
 
 type Body = Record<string, unknown>;
 
@@ -174,7 +175,7 @@ function actionForm(event: EventOut, action: string, onDone: AfterAction, open: 
       toast(`${event.number} · ${code("action", action)} · ${t("done")}`);
       onDone(updated, false);
     } catch (err) {
-      const message = `${t("failed")}: ${err instanceof ApiError ? err.detail : String(err)}`;
+      const message = `${t("failed")}: ${errorText(err)}`;
       status.textContent = message;
       if (!(err instanceof ApiError && STALE.has(err.status))) return;
       toast(`${event.number} · ${code("action", action)} · ${message}`, "error");

@@ -1,10 +1,10 @@
 // The essentials of one event for a workbench's side panel: what, where, who, deadlines, suggestion.
 
-import { ApiError, events, type EventOut, type Reporter } from "../api";
+import { events, type EventOut, type Reporter } from "../api";
 import { fmtTime, h, pct, replace } from "../dom";
-import { code, t, zh } from "../i18n";
+import { code, t } from "../i18n";
 import { currentDeadline, deadlineBadge, statusBadge, urgencyBadge } from "./badges";
-import { toast } from "./toast";
+import { purposeForm, REPORTER_PURPOSES } from "./reveal";
 
 export function eventCard(e: EventOut): HTMLElement {
   const fact = (label: string, ...value: (Node | string | null)[]) =>
@@ -52,42 +52,16 @@ function reporterText(r: Reporter | null): string {
   return [r?.name, r?.phone].filter(Boolean).join(" ") || "—";
 }
 
-// Masked by default (张*, 138****5678). Who calls reporters back asks for the full contact and says why;
-// the hub keeps the read and its purpose in the audit log.
-const PURPOSES = ["purpose_callback", "purpose_verify", "purpose_materials"] as const;
-
+// Masked by default (张*, 138****5678). Who calls reporters back asks for the full contact and says why.
 function reporterFact(e: EventOut): HTMLElement {
   const box = h("span", { class: "reporter" }, reporterText(e.reporter));
   if (!e.reporter?.can_reveal) return box;
   const ask = () => {
-    const purpose = h(
-      "select",
-      { "aria-label": t("purpose") },
-      // The purpose goes to the audit log in Chinese, whatever the screen's language: one purpose, one text.
-      PURPOSES.map((key) => h("option", { value: zh(key) }, t(key))),
-    );
-    const form = h(
-      "form",
-      {
-        class: "reveal",
-        on: {
-          submit: async (ev: Event) => {
-            ev.preventDefault();
-            try {
-              const full = await events.revealReporter(e.id, purpose.value);
-              replace(box, reporterText(full), " ", h("span", { class: "muted" }, t("revealed_audited")));
-            } catch (err) {
-              toast(err instanceof ApiError ? err.detail : String(err), "error");
-            }
-          },
-        },
-      },
-      purpose,
-      " ",
-      h("button", { type: "submit", class: "btn small" }, t("confirm_show")),
-    );
+    const form = purposeForm(REPORTER_PURPOSES, async (purpose) => {
+      const full = await events.revealReporter(e.id, purpose);
+      replace(box, reporterText(full), " ", h("span", { class: "muted" }, t("revealed_audited")));
+    });
     replace(box, reporterText(e.reporter), " ", form);
-    purpose.focus();
   };
   box.append(
     " ",

@@ -1,12 +1,13 @@
 // A workbench layout: tabs of event lists on the left, the chosen event and its actions on the right,
 // refreshed when the live stream reports a change.
 
-import { ApiError, events, type EventOut, type EventPage } from "../api";
+import { events, type EventOut, type EventPage } from "../api";
 import { debounce, h, replace } from "../dom";
 import { t } from "../i18n";
 import { subscribe } from "../live";
 import type { AfterAction } from "./actions";
 import { eventTable, type TableOptions } from "./eventTable";
+import { errorText } from "../problems";
 
 export interface Tab {
   key: string;
@@ -68,7 +69,7 @@ export function worklist(
       const full = await events.get(e.id);
       if (mine === ticket) replace(side, detail(full, done));
     } catch (err) {
-      if (mine === ticket) replace(side, h("p", { class: "error" }, err instanceof ApiError ? err.detail : String(err)));
+      if (mine === ticket) replace(side, h("p", { class: "error" }, errorText(err)));
     }
   };
 
@@ -96,7 +97,7 @@ export function worklist(
       paintTabs();
       paintList();
     } catch (err) {
-      replace(list, h("p", { class: "error" }, err instanceof ApiError ? err.detail : String(err)));
+      replace(list, h("p", { class: "error" }, errorText(err)));
     }
     if (first) {
       first = false;

@@ -1,13 +1,14 @@
 // 我的账号: change your password (your other sessions end) and see where you are logged in, ending a
 // session you do not recognise or all of them.
 
-import { ApiError, api, logout } from "../api";
+import { api, logout } from "../api";
 import { toast } from "../components/toast";
 import { stopLive } from "../live";
 import { fmtTime, h, replace } from "../dom";
 import { t } from "../i18n";
 import { navigate } from "../router";
 import { session } from "../session";
+import { errorText } from "../problems";
 
 interface LoginSession {
   id: number;
@@ -51,7 +52,7 @@ export function accountView(root: HTMLElement): void {
         ),
       );
     } catch (err) {
-      replace(list, err instanceof ApiError ? err.detail : String(err));
+      replace(list, errorText(err));
     }
   };
   const end = async (id: number) => {
@@ -60,7 +61,7 @@ export function accountView(root: HTMLElement): void {
       toast(t("done"));
       await loadSessions();
     } catch (err) {
-      toast(err instanceof ApiError ? err.detail : String(err), "error");
+      toast(errorText(err), "error");
     }
   };
 
@@ -89,7 +90,7 @@ export function accountView(root: HTMLElement): void {
             status.textContent = t("password_changed");
             await loadSessions();
           } catch (err) {
-            status.textContent = `${t("failed")}: ${err instanceof ApiError ? err.detail : String(err)}`;
+            status.textContent = `${t("failed")}: ${errorText(err)}`;
           }
         },
       },

@@ -1,13 +1,14 @@
 // 预警处置台: active alerts by warning colour — acknowledge (确认), clear (解除), follow the linked event.
 // Until the hub serves /api/v1/alerts the screen says so instead of showing anything made up.
 
-import { ApiError, api } from "../api";
+import { api } from "../api";
 import { levelBadge, unavailable } from "../components/badges";
 import { toast } from "../components/toast";
 import { debounce, fmtTime, h, replace } from "../dom";
 import { code, t } from "../i18n";
 import { subscribe } from "../live";
 import { feature, hasPath } from "../session";
+import { errorText } from "../problems";
 
 interface Alert {
   id: number;
@@ -45,7 +46,7 @@ export function alertsView(root: HTMLElement): () => void {
       const items = Array.isArray(body) ? body : body.items;
       replace(list, items.length ? alertTable(items, load) : h("p", { class: "empty" }, t("nothing")));
     } catch (err) {
-      replace(list, unavailable(err instanceof ApiError ? err.detail : String(err)));
+      replace(list, unavailable(errorText(err)));
     }
   };
   status.addEventListener("change", () => void load());
@@ -64,7 +65,7 @@ function alertTable(items: Alert[], reload: () => Promise<void>): HTMLElement {
       toast(`${a.title} · ${t("done")}`);
       await reload();
     } catch (err) {
-      toast(`${t("failed")}: ${err instanceof ApiError ? err.detail : String(err)}`, "error");
+      toast(`${t("failed")}: ${errorText(err)}`, "error");
     }
   };
   return h(

@@ -1,9 +1,10 @@
 // The audit log: who did what, newest first (administrators, supervisors, data stewards).
 
-import { ApiError, api } from "../api";
+import { api } from "../api";
 import { unavailable } from "../components/badges";
 import { fmtTime, h, newestOnly, replace } from "../dom";
 import { code, t } from "../i18n";
+import { loadErrorText } from "../problems";
 
 interface AuditRow {
   id: number;
@@ -79,7 +80,7 @@ export function auditView(root: HTMLElement): void {
         ),
       );
     } catch (err) {
-      if (current()) replace(result, unavailable(err instanceof ApiError && err.status === 403 ? t("no_permission") : String(err)));
+      if (current()) replace(result, unavailable(loadErrorText(err)));
     }
   };
   root.append(

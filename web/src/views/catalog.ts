@@ -4,7 +4,6 @@
 // scope (本区域/全市) or rejected with a reason. Only the catalog API the CLI uses.
 
 import {
-  ApiError,
   catalog,
   type AccessLogEntry,
   type CatalogResource,
@@ -19,6 +18,7 @@ import { debounce, fmtTime, h, newestOnly, replace } from "../dom";
 import { code, t } from "../i18n";
 import { getDepartments } from "../refdata";
 import { canRead, session } from "../session";
+import { loadErrorText } from "../problems";
 
 const GRADES = ["core", "important", "general_4", "general_3", "general_2", "general_1"];
 // Colour, plus a symbol, plus the label: never colour alone.
@@ -33,10 +33,6 @@ const GRADE_LOOK: Record<string, { mark: string; colour: string }> = {
 const DIMENSIONS = ["completeness", "conformity", "accuracy", "uniqueness", "consistency", "timeliness"];
 const DECIDERS = ["admin", "data_steward"];
 
-function errorText(err: unknown): string {
-  if (err instanceof ApiError) return err.status === 403 ? t("no_permission") : err.detail;
-  return String(err);
-}
 
 export function gradeBadge(grade: string): HTMLElement {
   const look = GRADE_LOOK[grade] ?? { mark: "?", colour: "#888" };
@@ -139,7 +135,7 @@ export function catalogView(root: HTMLElement): () => void {
       items = rows;
       paintList();
     } catch (err) {
-      if (current()) replace(list, unavailable(errorText(err)));
+      if (current()) replace(list, unavailable(loadErrorText(err)));
     }
   };
 
@@ -227,7 +223,7 @@ export function catalogView(root: HTMLElement): () => void {
       replace(detail, resourceDetail(r));
       detail.scrollTop = 0;
     } catch (err) {
-      if (mine === openTicket) replace(detail, unavailable(errorText(err)));
+      if (mine === openTicket) replace(detail, unavailable(loadErrorText(err)));
     }
   };
 
@@ -288,7 +284,7 @@ export function catalogView(root: HTMLElement): () => void {
     try {
       runs = await catalog.qualityRuns(resourceCode, 10);
     } catch (err) {
-      replace(box, unavailable(errorText(err)));
+      replace(box, unavailable(loadErrorText(err)));
       return;
     }
     if (!box.isConnected) return;
@@ -369,7 +365,7 @@ export function catalogView(root: HTMLElement): () => void {
     try {
       rows = await catalog.accessLog(resourceCode, 50);
     } catch (err) {
-      replace(box, unavailable(errorText(err)));
+      replace(box, unavailable(loadErrorText(err)));
       return;
     }
     if (rows.length === 0) {
@@ -410,7 +406,7 @@ export function catalogView(root: HTMLElement): () => void {
     try {
       rows = await catalog.requests({ status: "pending", incoming: true, limit: 100 });
     } catch (err) {
-      replace(requestsBox, h("h2", null, t("pending_requests")), unavailable(errorText(err)));
+      replace(requestsBox, h("h2", null, t("pending_requests")), unavailable(loadErrorText(err)));
       return;
     }
     replace(
@@ -455,7 +451,7 @@ export function catalogView(root: HTMLElement): () => void {
         await loadRequests();
         if (selected === r.resource) void open(r.resource);
       } catch (err) {
-        status.textContent = `${t("failed")}: ${errorText(err)}`;
+        status.textContent = `${t("failed")}: ${loadErrorText(err)}`;
         buttons.forEach((b) => (b.disabled = false));
       }
     };
@@ -527,7 +523,7 @@ export function catalogView(root: HTMLElement): () => void {
     try {
       all = await catalog.resources({ limit: 500 });
     } catch (err) {
-      replace(list, unavailable(errorText(err)));
+      replace(list, unavailable(loadErrorText(err)));
       return;
     }
     paintOptions();

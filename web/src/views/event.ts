@@ -1,17 +1,20 @@
 // Event detail: the full timeline, the place on the map, related alerts and the recent readings of the
-// devices behind them (a small line chart per series, from GET /api/v1/telemetry/series), merged
-// duplicates, and the actions this principal may take now.
+// devices behind them (a small line chart per series, from GET /api/v1/telemetry/series; a registered
+// person's meter only when asked for with a purpose), merged duplicates, and the actions this principal
+// may take now.
 
-import { ApiError, api, events, type EventOut, type SeriesOut, type SeriesRef } from "../api";
+import { api, events, telemetry, type EventOut, type SeriesOut, type SeriesRef } from "../api";
 import { actionPanel } from "../components/actions";
 import { levelBadge, unavailable } from "../components/badges";
 import { eventCard, timelineList } from "../components/eventCard";
 import { eventTable } from "../components/eventTable";
+import { purposeForm, READINGS_PURPOSES } from "../components/reveal";
 import { chartIn, MUTED, TEXT } from "../charts";
 import { echarts } from "../charts";
 import { debounce, fmtTime, h, replace } from "../dom";
 import { code, t } from "../i18n";
 import { subscribe } from "../live";
+import { errorText, loadErrorText } from "../problems";
 
 interface Related {
   duplicates: EventOut[];
@@ -39,7 +42,7 @@ export async function eventDetailView(root: HTMLElement, params: string[]): Prom
     try {
       e = await events.get(id);
     } catch (err) {
-      replace(main, h("p", { class: "error" }, err instanceof ApiError ? err.detail : String(err)));
+      replace(main, h("p", { class: "error" }, errorText(err)));
       return;
     }
     disposeMap();
@@ -150,35 +153,54 @@ async function loadRelated(box: HTMLElement, e: EventOut): Promise<() => void> {
   return () => disposers.forEach((dispose) => dispose());
 }
 
-/** One series as a small line chart, with its latest value and range in words beside it. */
+/** One series as a small line chart, with its latest value and range in words beside it. A registered
+ * person's meter is read only when the reader asks, saying why (decision 0019). */
 async function drawSeries(list: HTMLElement, ref: SeriesRef): Promise<() => void> {
-  const chartEl = h("div", { class: "spark", role: "img" });
   const caption = h("p", { class: "muted" }, t("loading"));
   const item = h(
     "li",
-    { "data-device": ref.device, "data-metric": ref.metric },
+    { "data-device": ref.device, "data-metric": ref.metric, "data-personal": ref.personal ? "true" : null },
     h("h3", null, `${ref.name} · ${ref.metric}${ref.unit ? ` (${ref.unit})` : ""}`),
     caption,
-    chartEl,
   );
   list.append(item);
-  let series: SeriesOut;
-  try {
-    series = await api<SeriesOut>("/api/v1/telemetry/series", {
-      query: { device: ref.device, metric: ref.metric, since: ref.since, until: ref.until, resolution: ref.resolution },
-    });
-  } catch (err) {
-    replace(caption, err instanceof ApiError && err.status === 403 ? t("no_permission") : String(err));
-    chartEl.remove();
-    return () => {};
+  let dispose: () => void = () => {};
+  if (ref.personal) {
+    const ask = () =>
+      replace(
+        caption,
+        t("personal_readings"),
+        " ",
+        purposeForm(READINGS_PURPOSES, async (purpose) => {
+          const series = await telemetry.personalSeries(ref, purpose);
+          dispose = plot(item, caption, ref, series);
+          caption.append(" · ", t("revealed_audited"));
+        }),
+      );
+    replace(
+      caption,
+      t("personal_readings"),
+      " ",
+      h("button", { type: "button", class: "btn small link", "data-reveal": "readings", on: { click: ask } }, t("show_readings")),
+    );
+    return () => dispose();
   }
+  try {
+    dispose = plot(item, caption, ref, await telemetry.series(ref));
+  } catch (err) {
+    replace(caption, loadErrorText(err));
+  }
+  return () => dispose();
+}
+
+/** The series' points as a chart in ``item``, summed up in ``caption``; the chart's disposer. */
+function plot(item: HTMLElement, caption: HTMLElement, ref: SeriesRef, series: SeriesOut): () => void {
   const points = series.points
     .map((p) => [p.ts, p.value ?? p.avg ?? p.last ?? null] as [string, number | null])
     .filter((p): p is [string, number] => p[1] !== null);
   item.dataset.points = String(points.length);
   if (points.length === 0) {
     replace(caption, t("no_readings"));
-    chartEl.remove();
     return () => {};
   }
   const values = points.map((p) => p[1]);
@@ -188,7 +210,8 @@ async function drawSeries(list: HTMLElement, ref: SeriesRef): Promise<() => void
     ...values,
   )}–${Math.max(...values)}${unit} · ${points.length} ${t("readings_count")}`;
   replace(caption, summary);
-  chartEl.setAttribute("aria-label", `${ref.name} ${ref.metric}: ${summary}`);
+  const chartEl = h("div", { class: "spark", role: "img", "aria-label": `${ref.name} ${ref.metric}: ${summary}` });
+  item.append(chartEl);
   const { chart, dispose } = chartIn(chartEl);
   chart.setOption({
     backgroundColor: "transparent",

@@ -1,10 +1,11 @@
 // Every event the principal may see, with filters and pages (the API applies the access rules).
 
-import { ApiError, api, events } from "../api";
+import { api, events } from "../api";
 import { eventTable } from "../components/eventTable";
 import { h, newestOnly, replace } from "../dom";
 import { code, t } from "../i18n";
 import { session } from "../session";
+import { errorText } from "../problems";
 
 const STATUSES = ["received", "dispatched", "accepted", "in_progress", "resolved", "closed", "returned", "suspended", "reopened", "merged", "cancelled"];
 const PAGE = 50;
@@ -45,7 +46,7 @@ export function eventsView(root: HTMLElement): void {
         h("button", { type: "button", class: "btn small", disabled: offset + PAGE >= page.total, on: { click: () => ((offset += PAGE), void load()) } }, t("next")),
       );
     } catch (err) {
-      if (current()) replace(result, h("p", { class: "error" }, err instanceof ApiError ? err.detail : String(err)));
+      if (current()) replace(result, h("p", { class: "error" }, errorText(err)));
     }
   };
   const form = h(

@@ -1,10 +1,11 @@
 // Login per role; in demo mode the demo accounts are listed (names and roles, never passwords).
 
-import { ApiError, login } from "../api";
+import { login } from "../api";
 import { loggedIn } from "../auth";
 import { h } from "../dom";
 import { code, currentLang, setLang, t } from "../i18n";
 import { session } from "../session";
+import { errorText } from "../problems";
 
 export function loginView(root: HTMLElement): void {
   const username = h("input", { id: "username", name: "username", autocomplete: "username", required: true });
@@ -28,7 +29,7 @@ export function loginView(root: HTMLElement): void {
             await login(username.value.trim(), password.value);
             await loggedIn();
           } catch (err) {
-            status.textContent = `${t("login_failed")}: ${err instanceof ApiError ? err.detail : String(err)}`;
+            status.textContent = `${t("login_failed")}: ${errorText(err)}`;
           }
         },
       },

@@ -1,13 +1,14 @@
 // 一图统揽: the city on one screen — the map in the middle, today's figures and the vital signs on the
 // left, departments, hot spots and the live feed on the right. Updates arrive over the live stream.
 
-import { ApiError, api, events, type EvaluationRow, type MapPayload, type SensorPayload, type Summary } from "../api";
+import { api, events, type EvaluationRow, type MapPayload, type SensorPayload, type Summary } from "../api";
 import { HEALTH_LOOK, HEALTH_ORDER, levelBadge, LEVEL_COLOURS, LEVEL_MARKS, unavailable } from "../components/badges";
 import { CityMap, type Overlay } from "../components/cityMap";
 import { debounce, fmtClock, fmtRecent, h, pct, replace } from "../dom";
 import { code, currentLang, t } from "../i18n";
 import { subscribe, type LiveMessage } from "../live";
 import { canRead, feature, session } from "../session";
+import { loadErrorText } from "../problems";
 
 export function overviewView(root: HTMLElement): () => void {
   const cityCode = session.config?.city?.code ?? "";
@@ -310,7 +311,7 @@ async function loadRanking(box: HTMLElement): Promise<void> {
       ),
     );
   } catch (err) {
-    replace(box, unavailable(err instanceof ApiError && err.status === 403 ? t("no_permission") : String(err)));
+    replace(box, unavailable(loadErrorText(err)));
   }
 }
 
@@ -390,7 +391,7 @@ async function loadVitals(box: HTMLElement): Promise<void> {
       ),
     );
   } catch (err) {
-    replace(box, unavailable(err instanceof ApiError && err.status === 403 ? t("no_permission") : String(err)));
+    replace(box, unavailable(loadErrorText(err)));
   }
 }
 
@@ -448,7 +449,7 @@ async function loadHotspots(box: HTMLElement): Promise<void> {
       ),
     );
   } catch (err) {
-    replace(box, unavailable(err instanceof ApiError && err.status === 403 ? t("no_permission") : String(err)));
+    replace(box, unavailable(loadErrorText(err)));
   }
 }
 
@@ -481,7 +482,7 @@ async function loadAlerts(box: HTMLElement, map: CityMap): Promise<void> {
     );
     map.setOverlay(alertOverlay(items, map));
   } catch (err) {
-    replace(box, unavailable(err instanceof ApiError && err.status === 403 ? t("no_permission") : String(err)));
+    replace(box, unavailable(loadErrorText(err)));
   }
 }
 
@@ -538,7 +539,7 @@ async function loadSensors(map: CityMap, legend: HTMLElement): Promise<void> {
     paintSensorLegend(legend, body);
   } catch (err) {
     map.setSensors(null);
-    replace(legend, unavailable(err instanceof ApiError && err.status === 403 ? t("no_permission") : String(err)));
+    replace(legend, unavailable(loadErrorText(err)));
   }
   legend.hidden = !map.layers.sensors;
 }

@@ -1,13 +1,14 @@
 // 我的诉求: report a problem (as citizen or grid worker) and follow one's own reports; resolved ones can
 // be rated or reopened from their detail page (the API allows exactly that to the reporter).
 
-import { ApiError, api, events, type EventOut } from "../api";
+import { api, events, type EventOut } from "../api";
 import { eventTable } from "../components/eventTable";
 import { toast } from "../components/toast";
 import { h, replace } from "../dom";
 import { code, t } from "../i18n";
 import { getCategories } from "../refdata";
 import { navigate } from "../router";
+import { errorText } from "../problems";
 
 export function reportView(root: HTMLElement): void {
   const title = h("input", { id: "r-title", required: true, maxlength: 200 });
@@ -52,7 +53,7 @@ export function reportView(root: HTMLElement): void {
             toast(`${created.number} · ${t("done")}`);
             navigate(`/events/${created.id}`);
           } catch (err) {
-            status.textContent = `${t("failed")}: ${err instanceof ApiError ? err.detail : String(err)}`;
+            status.textContent = `${t("failed")}: ${errorText(err)}`;
           }
         },
       },

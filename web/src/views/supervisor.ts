@@ -1,7 +1,7 @@
 // 督办台: overdue (超期) and near-deadline (临期) events to press (督办), extension requests to decide, and
 // the evaluation reports (考核) with charts.
 
-import { ApiError, api, type EvaluationRow, type EventPage } from "../api";
+import { api, type EvaluationRow, type EventPage } from "../api";
 import { actionPanel } from "../components/actions";
 import { unavailable } from "../components/badges";
 import { eventCard, timelineList } from "../components/eventCard";
@@ -9,6 +9,7 @@ import { list, worklist } from "../components/worklist";
 import { chartIn, MUTED, TEXT } from "../charts";
 import { h, pct, replace } from "../dom";
 import { code, t } from "../i18n";
+import { loadErrorText } from "../problems";
 
 export function supervisorView(root: HTMLElement): () => void {
   const report = h("section", { class: "panel report", "data-panel": "evaluation" });
@@ -80,7 +81,7 @@ export function evaluationReport(box: HTMLElement): () => void {
       drawChart(chart, rows);
       replace(table, reportTable(body.rows));
     } catch (err) {
-      replace(table, unavailable(err instanceof ApiError && err.status === 403 ? t("no_permission") : String(err)));
+      replace(table, unavailable(loadErrorText(err)));
     }
   };
   groupBy.addEventListener("change", () => void load());

@@ -1,12 +1,13 @@
 // 用户管理 (administrators): everyone who can log in, with their role, department and area; add a user, change
 // what they do, disable someone who left (their sessions end at once) or give them a new password.
 
-import { ApiError, api } from "../api";
+import { api } from "../api";
 import { toast } from "../components/toast";
 import { fmtTime, h, replace } from "../dom";
 import { code, t } from "../i18n";
 import { getDepartments, type Department } from "../refdata";
 import { session } from "../session";
+import { errorText } from "../problems";
 
 interface Ref {
   id: number;
@@ -25,11 +26,7 @@ interface UserRow {
   locked_until: string | null;
 }
 
-const ROLES = ["admin", "dispatcher", "handler", "grid_worker", "supervisor", "data_steward", "citizen", "gateway"];
-
-function errorText(err: unknown): string {
-  return err instanceof ApiError ? err.detail : String(err);
-}
+const ROLES = ["admin", "dispatcher", "handler", "grid_worker", "supervisor", "data_steward", "citizen", "gateway", "monitor"];
 
 /** The area's id for a code typed by the administrator; null for none. */
 async function areaId(value: string): Promise<number | null> {

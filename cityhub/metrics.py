@@ -1,0 +1,114 @@
+"""``GET /metrics``: the hub's metrics in Prometheus's text format, for the city's monitoring.
+
+What the processes count (requests, their durations, the scheduler's jobs: ``cityhub.kit.metrics``) and the
+city's state read from the database at scrape time — open events by status, near and overdue deadlines, the
+review queue, open alerts by warning level, telemetry dead letters waiting — so any process of a scale-out hub
+tells the same. Not public: a monitoring system scrapes with an API token of a ``monitor`` user (a role that
+may read metrics and nothing else) or an administrator's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Depends, Request, Response
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4 as CONTENT_TYPE
+from prometheus_client.registry import Collector
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from cityhub.access import policy
+from cityhub.access.deps import PrincipalDep, SettingsDep
+from cityhub.access.principal import SYSTEM
+from cityhub.kit import metrics
+from cityhub.kit.timeutil import clock
+from cityhub.models.alert import Alert, AlertStatus
+from cityhub.models.telemetry import DeadLetter, DeadLetterStatus
+from cityhub.web import service as dashboard
+
+router = APIRouter(tags=["metrics"])
+
+
+class CityState(Collector):
+    """Gauges of the city's state, read in one short transaction per scrape."""
+
+    def __init__(self, session_factory: sessionmaker[Session], tz: ZoneInfo) -> None:
+        self._session_factory = session_factory
+        self._tz = tz
+
+    def collect(self) -> Iterator[Metric]:
+        with self._session_factory() as session:
+            # The operations centre's own figures (the dashboard's summary), over the whole city.
+            today = dashboard.summary(session, SYSTEM, None, now=clock.now(), tz=self._tz)
+            alerts = session.execute(
+                select(Alert.level, func.count(Alert.id))
+                .where(Alert.status != AlertStatus.CLEARED)
+                .group_by(Alert.level)
+            ).all()
+            dead_letters = session.scalar(
+                select(func.count(DeadLetter.id)).where(DeadLetter.status == DeadLetterStatus.PENDING)
+            )
+        yield _labelled(
+            "cityhub_events_open", "Open events, by status", "status", sorted(today.by_status.items())
+        )
+        yield _labelled(
+            "cityhub_events_deadline",
+            "Open events whose deadline is near (临期) or past (超期)",
+            "state",
+            [("near", today.near), ("overdue", today.overdue)],
+        )
+        yield GaugeMetricFamily(
+            "cityhub_events_review_queue",
+            "Events waiting for a dispatcher to review the suggestion",
+            today.review_queue,
+        )
+        yield GaugeMetricFamily(
+            "cityhub_events_supervised_open", "Open events under supervision (督办)", today.supervised_open
+        )
+        yield _labelled(
+            "cityhub_events_today",
+            "Events received, dispatched, resolved and closed today (local day)",
+            "step",
+            [
+                ("received", today.intake_today),
+                ("dispatched", today.dispatched_today),
+                ("resolved", today.resolved_today),
+                ("closed", today.closed_today),
+            ],
+        )
+        yield _labelled(
+            "cityhub_alerts_open",
+            "Alerts not cleared, by warning level",
+            "level",
+            [(str(level), count) for level, count in alerts],
+        )
+        yield GaugeMetricFamily(
+            "cityhub_telemetry_dead_letters_pending",
+            "Rejected readings waiting to be replayed",
+            int(dead_letters or 0),
+        )
+
+
+def _labelled(name: str, documentation: str, label: str, values: Iterable[tuple[str, int]]) -> Metric:
+    gauge = GaugeMetricFamily(name, documentation, labels=[label])
+    for key, count in values:
+        gauge.add_metric([key], count)
+    return gauge
+
+
+def _authorized(principal: PrincipalDep) -> None:
+    policy.authorize(principal, "metrics.read")
+
+
+@router.get(
+    "/metrics",
+    response_class=Response,
+    dependencies=[Depends(_authorized)],
+    responses={200: {"content": {CONTENT_TYPE: {}}, "description": "Prometheus text format 0.0.4"}},
+)
+def read_metrics(request: Request, settings: SettingsDep) -> Response:
+    """The hub's metrics for Prometheus (send an API token of a monitor user as a bearer token)."""
+    state = CityState(request.app.state.session_factory, ZoneInfo(settings.timezone))
+    return Response(metrics.exposition([state]), media_type=CONTENT_TYPE)
