@@ -518,6 +518,25 @@ def test_the_administrator_adds_disables_and_enables_a_user(page: Page, hub: Hub
     ).json()["access_token"]
     me = httpx.get(f"{hub.url}/api/v1/auth/me", headers={"Authorization": f"Bearer {token}"}, timeout=10)
     assert me.json()["role"] == "dispatcher"
+    # The administrator sees where the user logged in from and ends all of their sessions (a lost phone).
+    page.reload()
+    page.fill("#u-filter", name)
+    expect(row.locator(".last-login")).to_contain_text("127.0.0.1")
+    row.locator(".sessions-of summary").click()
+    sessions = row.locator(".sessions-of table.sessions tbody tr")
+    expect(sessions).to_have_count(1)
+    expect(sessions.first.locator("td.address")).to_have_text("127.0.0.1")
+    shot(page, "18-user-sessions")
+    page.once("dialog", lambda dialog: dialog.accept())
+    row.locator("button[data-action='end-all-sessions']").click()
+    expect(row.locator(".sessions-of .empty")).to_be_visible()
+    me = httpx.get(f"{hub.url}/api/v1/auth/me", headers={"Authorization": f"Bearer {token}"}, timeout=10)
+    assert me.status_code == 401  # ended at once
+    token = httpx.post(
+        f"{hub.url}/api/v1/auth/login",
+        json={"username": name, "password": "a-long-enough-password-9"},
+        timeout=10,
+    ).json()["access_token"]
     row.locator("button[data-action='disable']").click()
     expect(row).to_have_attribute("data-active", "false")
     shot(page, "17-users")

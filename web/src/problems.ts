@@ -31,7 +31,7 @@ const ZH: Record<string, (p: Problem) => string> = {
   unauthorized: () => "请先登录",
   login_failed: () => "用户名或密码错误",
   login_locked: (p) => `密码连续错误次数过多，账号已锁定${p.until ? `至 ${fmtTime(p.until)}` : ""}；也可请管理员解锁或重置密码`,
-  address_throttled: () => "本机登录失败次数过多，请稍后再试",
+  address_throttled: (p) => `来自本机地址的登录失败次数过多，${p.until ? `${fmtTime(p.until)} 前` : "暂时"}不能登录`,
   account_disabled: () => "账号已停用，请联系管理员",
   session_ended: () => "登录已失效，请重新登录",
   token_expired: () => "登录已过期，请重新登录",

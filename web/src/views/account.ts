@@ -2,55 +2,21 @@
 // session you do not recognise or all of them.
 
 import { api, logout } from "../api";
+import { sessionTable, type LoginSession } from "../components/sessions";
 import { toast } from "../components/toast";
 import { stopLive } from "../live";
-import { fmtTime, h, replace } from "../dom";
+import { h, replace } from "../dom";
 import { t } from "../i18n";
 import { navigate } from "../router";
 import { session } from "../session";
 import { errorText } from "../problems";
-
-interface LoginSession {
-  id: number;
-  started_at: string;
-  refreshed_at: string | null;
-  client: string | null;
-  current: boolean;
-}
 
 export function accountView(root: HTMLElement): void {
   const list = h("div", { class: "list", "data-panel": "sessions" }, t("loading"));
   const loadSessions = async () => {
     try {
       const rows = await api<LoginSession[]>("/api/v1/auth/sessions");
-      replace(
-        list,
-        h(
-          "table",
-          { class: "sessions" },
-          h("thead", null, h("tr", null, [t("client"), t("started_at"), t("last_used"), ""].map((c) => h("th", { scope: "col" }, c)))),
-          h(
-            "tbody",
-            null,
-            rows.map((s) =>
-              h(
-                "tr",
-                { "data-session": s.id, "data-current": String(s.current) },
-                h("td", null, s.client ?? "—"),
-                h("td", null, fmtTime(s.started_at)),
-                h("td", null, fmtTime(s.refreshed_at ?? s.started_at)),
-                h(
-                  "td",
-                  null,
-                  s.current
-                    ? h("span", { class: "badge ok" }, t("this_session"))
-                    : h("button", { type: "button", class: "btn small", on: { click: () => void end(s.id) } }, t("end_session")),
-                ),
-              ),
-            ),
-          ),
-        ),
-      );
+      replace(list, sessionTable(rows, (id) => void end(id)));
     } catch (err) {
       replace(list, errorText(err));
     }

@@ -15,6 +15,7 @@ interface AuditRow {
   object_id: string;
   changes: Record<string, unknown>;
   purpose: string | null;
+  address: string | null;
 }
 
 const ACTIONS = [
@@ -27,6 +28,8 @@ const ACTIONS = [
   "logout",
   "login_failed",
   "login_locked",
+  "login_throttled",
+  "sessions_ended",
   "catalog_shared_read",
   "catalog_shared_refused",
 ];
@@ -41,6 +44,8 @@ export function auditView(root: HTMLElement): void {
     ACTIONS.map((a) => h("option", { value: a }, code("audit_action", a))),
   );
   const actor = h("input", { id: "a-actor", maxlength: 100 });
+  // Where a failed login or a change came from (the client address the request was made from).
+  const address = h("input", { id: "a-address", maxlength: 64, size: 15 });
   const result = h("div", { class: "list" });
   const next = newestOnly();
   const load = async () => {
@@ -52,6 +57,7 @@ export function auditView(root: HTMLElement): void {
           object_type: objectType.value.trim() || undefined,
           actor: actor.value.trim() || undefined,
           action: action.value || undefined,
+          address: address.value.trim() || undefined,
           limit: 200,
         },
       });
@@ -61,7 +67,7 @@ export function auditView(root: HTMLElement): void {
         h(
           "table",
           { class: "audit" },
-          h("thead", null, h("tr", null, [t("at"), t("actor"), t("action"), t("object"), ""].map((c) => h("th", { scope: "col" }, c)))),
+          h("thead", null, h("tr", null, [t("at"), t("actor"), t("address"), t("action"), t("object"), ""].map((c) => h("th", { scope: "col" }, c)))),
           h(
             "tbody",
             null,
@@ -71,6 +77,7 @@ export function auditView(root: HTMLElement): void {
                 null,
                 h("td", { class: "at" }, fmtTime(r.at)),
                 h("td", null, r.actor),
+                h("td", { class: "address" }, r.address ?? ""),
                 h("td", { "data-action": r.action }, code("audit_action", r.action)),
                 h("td", null, `${r.object_type} ${r.object_id}`),
                 h("td", { class: "changes" }, r.purpose ?? summarise(r.changes)),
@@ -95,6 +102,8 @@ export function auditView(root: HTMLElement): void {
         objectType,
         h("label", { for: "a-actor" }, t("actor")),
         actor,
+        h("label", { for: "a-address" }, t("address")),
+        address,
         h("label", { for: "a-action" }, t("action")),
         action,
         h("button", { type: "submit", class: "btn primary" }, t("filter")),

@@ -2,11 +2,12 @@
 // what they do, disable someone who left (their sessions end at once) or give them a new password.
 
 import { api } from "../api";
+import { sessionTable, type LoginSession } from "../components/sessions";
 import { toast } from "../components/toast";
 import { fmtTime, h, replace } from "../dom";
 import { code, t } from "../i18n";
 import { getDepartments, type Department } from "../refdata";
-import { session } from "../session";
+import { canRead, session } from "../session";
 import { errorText } from "../problems";
 
 interface Ref {
@@ -24,6 +25,8 @@ interface UserRow {
   area: Ref | null;
   active: boolean;
   locked_until: string | null;
+  last_login_at: string | null;
+  last_login_address: string | null;
 }
 
 const ROLES = ["admin", "dispatcher", "handler", "grid_worker", "supervisor", "data_steward", "citizen", "gateway", "monitor"];
@@ -99,6 +102,52 @@ export function usersView(root: HTMLElement): void {
     } catch (err) {
       toast(errorText(err), "error");
     }
+  };
+
+  // Someone's sessions, for an administrator who must end them (a lost phone, a leaked password): listed when
+  // opened, ended one by one or all at once.
+  const sessionsPanel = (u: UserRow): HTMLElement => {
+    const box = h("div", { class: "user-sessions" }, t("loading"));
+    const load = async () => {
+      try {
+        const rows = await api<LoginSession[]>(`/api/v1/users/${u.id}/sessions`);
+        const all =
+          rows.length > 0
+            ? h(
+                "button",
+                {
+                  type: "button",
+                  class: "btn small",
+                  "data-action": "end-all-sessions",
+                  on: {
+                    click: async () => {
+                      if (!window.confirm(`${u.username} · ${t("end_all_sessions_confirm")}`)) return;
+                      await end(`/api/v1/users/${u.id}/sessions`);
+                    },
+                  },
+                },
+                t("end_all_sessions"),
+              )
+            : null;
+        replace(box, sessionTable(rows, (id) => void end(`/api/v1/users/${u.id}/sessions/${id}`)), all);
+      } catch (err) {
+        replace(box, errorText(err));
+      }
+    };
+    const end = async (path: string) => {
+      try {
+        await api(path, { method: "DELETE" });
+        toast(`${u.username} · ${t("sessions_ended")}`);
+        await load();
+      } catch (err) {
+        toast(errorText(err), "error");
+      }
+    };
+    const panel = h("details", { class: "sessions-of" }, h("summary", null, t("my_sessions")), box);
+    panel.addEventListener("toggle", () => {
+      if (panel.open) void load();
+    });
+    return panel;
   };
 
   const row = (u: UserRow): HTMLElement => {
@@ -190,6 +239,13 @@ export function usersView(root: HTMLElement): void {
               ),
             ]
           : null,
+        u.last_login_at
+          ? h(
+              "div",
+              { class: "muted last-login" },
+              `${t("last_login")} ${fmtTime(u.last_login_at)}${u.last_login_address ? ` · ${u.last_login_address}` : ""}`,
+            )
+          : null,
       ),
       h(
         "td",
@@ -210,6 +266,7 @@ export function usersView(root: HTMLElement): void {
             ),
         " ",
         reset,
+        canRead("users.sessions") ? sessionsPanel(u) : null,
       ),
     );
   };
