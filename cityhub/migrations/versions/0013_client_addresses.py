@@ -6,7 +6,7 @@ their latest login; ``login_failures`` counts failed logins per address for the 
 
 Revision ID: 0013_client_addresses
 Revises: 0012_login_failures
-Create Date: 2026-12-09 10:00:00
+Create Date: 2026-12-07 23:00:00
 """
 
 from collections.abc import Sequence
