@@ -60,8 +60,8 @@ def _area(session: Session, code: str) -> Area:
 
 def test_every_role_has_a_demo_user_who_logs_in(db: Session, city: DemoCity) -> None:
     assert {u.username for u in city.logins} == set(seed.DEMO_USERNAMES)
-    # Gateways are machine clients with API tokens, not people who log in.
-    assert {u.role for u in city.logins} == set(Role) - {Role.GATEWAY}
+    # Gateways and monitors (Prometheus) are machine clients with API tokens, not people who log in.
+    assert {u.role for u in city.logins} == set(Role) - {Role.GATEWAY, Role.MONITOR}
     for demo_user in city.logins:
         user = authenticate(db, Settings(mode=Mode.TEST), demo_user.username, PASSWORD)
         assert user.role == demo_user.role
