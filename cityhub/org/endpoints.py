@@ -12,7 +12,7 @@ from sqlalchemy import select
 from cityhub.access import passwords, policy, tokens
 from cityhub.access.deps import PrincipalDep, SessionDep, SettingsDep
 from cityhub.access.schemas import LoginSessionOut, session_out
-from cityhub.audit.hooks import bind_principal
+from cityhub.audit.hooks import bind_principal, record
 from cityhub.events.schemas import AreaRef, DepartmentRef
 from cityhub.geo import service as geo
 from cityhub.kit.errors import NotFound
@@ -203,10 +203,13 @@ def list_user_sessions(
     user_id: UserId, principal: PrincipalDep, session: SessionDep, settings: SettingsDep
 ) -> list[LoginSessionOut]:
     """A user's open login sessions, the most recently used first: when each began and from which address,
-    the address of its latest refresh, the browser or program (administrators)."""
+    the address of its latest refresh, the browser or program (administrators). Someone's addresses are
+    their personal information: each look is audited (``view_sessions``)."""
     policy.authorize(principal, "users.sessions")
     user = _user(session, user_id)
-    return [session_out(row, principal) for row in tokens.open_sessions(session, settings, user.id)]
+    rows = tokens.open_sessions(session, settings, user.id)
+    record(session, principal, "view_sessions", "users", str(user.id), {"sessions": len(rows)})
+    return [session_out(row, principal) for row in rows]
 
 
 @router.delete("/users/{user_id}/sessions", response_model=SessionsEndedOut, responses=_SESSION_REFUSALS)

@@ -337,6 +337,11 @@ def test_an_administrator_sees_and_ends_another_users_sessions(client: TestClien
         ("198.51.100.20", False),
     ]
     phone_sid, office_sid = (s["id"] for s in listed.json())
+    # Someone's addresses are personal: the look itself is in the audit log, by whom and from where.
+    looked = session.scalars(select(AuditLog).where(AuditLog.action == "view_sessions")).all()
+    assert [(a.actor, a.object_id, a.changes, a.address) for a in looked] == [
+        ("admin", str(uid), {"sessions": 2}, "testclient")  # the address this request came from
+    ]
     # Only administrators, through the policy: others are refused before anything is looked up.
     supervisor = _login(client, "supervisor")
     assert client.get(url, headers=supervisor).status_code == 403

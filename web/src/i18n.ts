@@ -549,6 +549,7 @@ const CODES_ZH: Record<string, string> = {
   "audit_action.login_locked": "登录锁定",
   "audit_action.login_throttled": "登录来源受限",
   "audit_action.sessions_ended": "管理员结束会话",
+  "audit_action.view_sessions": "查看他人会话",
   "audit_action.catalog_shared_read": "共享数据读取",
   "audit_action.catalog_shared_refused": "共享数据拒绝",
   "status.received": "受理",
@@ -674,6 +675,7 @@ const CODES_EN: Record<string, string> = {
   "audit_action.login_locked": "Login locked",
   "audit_action.login_throttled": "Logins refused from an address",
   "audit_action.sessions_ended": "Sessions ended by an administrator",
+  "audit_action.view_sessions": "Looked at someone's sessions",
   "audit_action.catalog_shared_read": "Shared data read",
   "audit_action.catalog_shared_refused": "Shared data refused",
   // 城市体征 domains: a city names its own in its indicator documents; the usual ones in English.

@@ -30,6 +30,7 @@ const ACTIONS = [
   "login_locked",
   "login_throttled",
   "sessions_ended",
+  "view_sessions",
   "catalog_shared_read",
   "catalog_shared_refused",
 ];
