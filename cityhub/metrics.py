@@ -12,15 +12,15 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Response
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4 as CONTENT_TYPE
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from cityhub.access import policy
-from cityhub.access.deps import PrincipalDep, SettingsDep
+from cityhub.access.deps import PrincipalDep, SessionDep, SettingsDep
 from cityhub.access.principal import SYSTEM
 from cityhub.kit import metrics
 from cityhub.kit.timeutil import clock
@@ -32,24 +32,24 @@ router = APIRouter(tags=["metrics"])
 
 
 class CityState(Collector):
-    """Gauges of the city's state, read in one short transaction per scrape."""
+    """Gauges of the city's state, read with the scrape's own session when collected."""
 
-    def __init__(self, session_factory: sessionmaker[Session], tz: ZoneInfo) -> None:
-        self._session_factory = session_factory
+    def __init__(self, session: Session, tz: ZoneInfo) -> None:
+        self._session = session
         self._tz = tz
 
     def collect(self) -> Iterator[Metric]:
-        with self._session_factory() as session:
-            # The operations centre's own figures (the dashboard's summary), over the whole city.
-            today = dashboard.summary(session, SYSTEM, None, now=clock.now(), tz=self._tz)
-            alerts = session.execute(
-                select(Alert.level, func.count(Alert.id))
-                .where(Alert.status != AlertStatus.CLEARED)
-                .group_by(Alert.level)
-            ).all()
-            dead_letters = session.scalar(
-                select(func.count(DeadLetter.id)).where(DeadLetter.status == DeadLetterStatus.PENDING)
-            )
+        session = self._session
+        # The operations centre's own figures (the dashboard's summary), over the whole city.
+        today = dashboard.summary(session, SYSTEM, None, now=clock.now(), tz=self._tz)
+        alerts = session.execute(
+            select(Alert.level, func.count(Alert.id))
+            .where(Alert.status != AlertStatus.CLEARED)
+            .group_by(Alert.level)
+        ).all()
+        dead_letters = session.scalar(
+            select(func.count(DeadLetter.id)).where(DeadLetter.status == DeadLetterStatus.PENDING)
+        )
         yield _labelled(
             "cityhub_events_open", "Open events, by status", "status", sorted(today.by_status.items())
         )
@@ -98,17 +98,13 @@ def _labelled(name: str, documentation: str, label: str, values: Iterable[tuple[
     return gauge
 
 
-def _authorized(principal: PrincipalDep) -> None:
-    policy.authorize(principal, "metrics.read")
-
-
 @router.get(
     "/metrics",
     response_class=Response,
-    dependencies=[Depends(_authorized)],
     responses={200: {"content": {CONTENT_TYPE: {}}, "description": "Prometheus text format 0.0.4"}},
 )
-def read_metrics(request: Request, settings: SettingsDep) -> Response:
+def read_metrics(principal: PrincipalDep, session: SessionDep, settings: SettingsDep) -> Response:
     """The hub's metrics for Prometheus (send an API token of a monitor user as a bearer token)."""
-    state = CityState(request.app.state.session_factory, ZoneInfo(settings.timezone))
+    policy.authorize(principal, "metrics.read")
+    state = CityState(session, ZoneInfo(settings.timezone))
     return Response(metrics.exposition([state]), media_type=CONTENT_TYPE)

@@ -17,7 +17,7 @@ from cityhub.audit.hooks import bind_principal, record
 from cityhub.kit.errors import NotFound, Unprocessable
 from cityhub.kit.text import Input
 from cityhub.kit.timeutil import Instant, clock
-from cityhub.models.org import ApiToken, LoginSession, User
+from cityhub.models.org import ApiToken, User
 from cityhub.org.service import lock_user, principal_for, set_password
 
 router = APIRouter(tags=["auth"])
@@ -155,9 +155,9 @@ def logout(
             "an API token has no login session to end: revoke the token (DELETE /api/v1/api-tokens/{id}) "
             "or pass everywhere=true"
         )
-    login = session.get(LoginSession, principal.session_id)
-    if login is not None and login.ended_at is None:
-        tokens.end_session(session, login, tokens.LOGOUT)
+    if principal.user_id is not None and tokens.end_one(
+        session, principal.user_id, principal.session_id, tokens.LOGOUT
+    ):
         record(session, principal, "logout", "users", str(principal.user_id), {"sessions": 1})
 
 
@@ -202,11 +202,12 @@ def end_session(
     session_id: Annotated[int, Path(ge=1, le=2**63 - 1)], principal: PrincipalDep, session: SessionDep
 ) -> None:
     """End one of your login sessions (its tokens stop working at once)."""
-    login = session.get(LoginSession, session_id)
-    if login is None or principal.user_id is None or login.user_id != principal.user_id:
+    ended = None
+    if principal.user_id is not None:
+        ended = tokens.end_one(session, principal.user_id, session_id, tokens.ENDED_BY_USER)
+    if ended is None:
         raise NotFound(f"you have no login session {session_id}")
-    if login.ended_at is None:
-        tokens.end_session(session, login, tokens.ENDED_BY_USER)
+    if ended:
         record(session, principal, "logout", "users", str(principal.user_id), {"sessions": 1})
 
 

@@ -273,6 +273,18 @@ def end_session(session: Session, login: LoginSession, reason: str) -> None:
     )
 
 
+def end_one(session: Session, user_id: int, session_id: int, reason: str) -> int | None:
+    """End login session ``session_id`` of ``user_id`` if it is still open: 1 if it ended now, 0 if it had
+    ended before, None if the user has no such session (someone else's included)."""
+    login = session.get(LoginSession, session_id)
+    if login is None or login.user_id != user_id:
+        return None
+    if login.ended_at is not None:
+        return 0
+    end_session(session, login, reason)
+    return 1
+
+
 def end_sessions(session: Session, user_id: int, reason: str, *, keep: int | None = None) -> int:
     """End every open session of a user but ``keep`` (and revoke refresh tokens issued before sessions
     existed); how many ended."""

@@ -410,7 +410,7 @@ def users_list() -> None:
             area = areas.get(user.area_id) if user.area_id else None
             state = "active" if user.active else "disabled"
             if user.locked_until is not None and user.locked_until > now:
-                state += f", locked until {user.locked_until.astimezone(SHANGHAI):%Y-%m-%d %H:%M}"
+                state += f", locked until {_local(user.locked_until)}"
             typer.echo(
                 f"{user.username:<28} {user.role:<12} {dept.code if dept else '-':<16} "
                 f"{area.code if area else '-':<16} {_local(user.last_login_at):<16} "

@@ -17,7 +17,7 @@ from cityhub.kit.db import write_from_the_start
 from cityhub.kit.errors import Conflict, Forbidden, NotFound, Unprocessable
 from cityhub.kit.timeutil import clock
 from cityhub.models.area import Area, AreaLevel
-from cityhub.models.org import Department, DepartmentKind, LoginSession, Role, User
+from cityhub.models.org import Department, DepartmentKind, Role, User
 
 
 @dataclass(frozen=True)
@@ -270,13 +270,10 @@ def end_sessions(session: Session, actor: Principal, user: User, session_id: int
     if session_id is None:
         ended = tokens.end_sessions(session, user.id, tokens.ENDED_BY_ADMIN)
     else:
-        login = session.get(LoginSession, session_id)
-        if login is None or login.user_id != user.id:
+        one = tokens.end_one(session, user.id, session_id, tokens.ENDED_BY_ADMIN)
+        if one is None:
             raise NotFound(f"{user.username} has no login session {session_id}")
-        ended = 0
-        if login.ended_at is None:
-            tokens.end_session(session, login, tokens.ENDED_BY_ADMIN)
-            ended = 1
+        ended = one
     if ended:
         changes: dict[str, object] = {"sessions": ended}
         if session_id is not None:
