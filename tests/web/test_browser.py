@@ -898,6 +898,61 @@ def test_the_hotspots_panel_says_loading_then_none(page: Page, hub: Hub) -> None
     expect(panel).to_have_text("暂无")
 
 
+def test_a_logout_while_the_overview_loads_leaves_no_error_behind(page: Page, hub: Hub) -> None:
+    """Logging out while the overview's figures are on their way: they come back refused (the session has
+    ended) and are taken in by the panels that asked — nothing escapes the page as an error."""
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    held: list[Route] = []
+    page.route(re.compile(r"/api/v1/(dashboard/summary|events\?limit=12$)"), lambda route: held.append(route))
+    login(page, hub, "dispatcher")
+    for _ in range(100):  # both requests are held until released below
+        if len(held) == 2:
+            break
+        page.wait_for_timeout(100)
+    assert len(held) == 2
+    page.click("header .tools button:has-text('退出')")
+    expect(page.locator("#username")).to_be_visible()
+    for route in held:
+        with page.expect_response(route.request.url) as answer:
+            route.continue_()
+        assert answer.value.status == 401
+    page.evaluate("() => new Promise((done) => setTimeout(done, 100))")  # the answers' handlers have run
+    assert errors == []
+
+
+def test_the_overview_says_in_place_what_did_not_load(page: Page, hub: Hub) -> None:
+    """The map's figures, today's figures and the latest reports failing to load are said where they
+    would have been shown (and loaded again on the next visit: a failure is not kept)."""
+    problem = {
+        "type": "about:blank",
+        "title": "Service Unavailable",
+        "status": 503,
+        "code": "busy",
+        "detail": "the database is busy",
+    }
+    failing = re.compile(r"/api/v1/(dashboard/map/370200|dashboard/summary|events\?limit=12$)")
+    page.route(
+        failing,
+        lambda route: route.fulfill(status=503, json=problem, content_type="application/problem+json"),
+    )
+    login(page, hub, "dispatcher")
+    expect(page.locator("#city-map")).to_have_attribute("data-map-state", "failed")
+    expect(page.locator(".area-list")).to_have_text("⊘系统繁忙，请稍后重试")
+    page.unroute(failing)
+    page.route(
+        re.compile(r"/api/v1/(dashboard/summary|events\?limit=12$)"),
+        lambda route: route.fulfill(status=503, json=problem, content_type="application/problem+json"),
+    )
+    page.click("header nav a[data-nav='events']")
+    page.click("header nav a[data-nav='overview']")
+    wait_for_map(page, "370200")
+    expect(page.locator("[data-panel='summary']")).to_have_text("⊘系统繁忙，请稍后重试")
+    expect(page.locator("[data-panel='feed']").locator("xpath=preceding-sibling::*[1]")).to_contain_text(
+        "系统繁忙"
+    )
+
+
 def test_screens_do_not_ask_for_what_the_role_may_not_read(page: Page, hub: Hub) -> None:
     """A grid worker reads neither the evaluation report, the hot spots nor quality runs: the panels say so
     and the browser never asks (no 403 in the console)."""

@@ -5,7 +5,7 @@ import { h, localInputToIso } from "../dom";
 import { code, t } from "../i18n";
 import { getCategories, getDepartments } from "../refdata";
 import { toast } from "./toast";
-import { errorText } from "../problems";
+import { errorText, loadErrorText } from "../problems";
 
 type Body = Record<string, unknown>;
 
@@ -237,11 +237,14 @@ function departmentSelect(id: string, field: Field, event: EventOut): HTMLSelect
   const suggested = event.suggestion?.department?.id ?? event.lead_department?.id ?? null;
   const select = h("select", { id, name: field.name, multiple, size: multiple ? 4 : undefined });
   if (!multiple) select.append(h("option", { value: "" }, "— " + t("suggestion") + " —"));
-  void getDepartments().then((rows) => {
-    for (const d of rows) {
-      select.append(h("option", { value: d.id, selected: !multiple && d.id === suggested }, d.name));
-    }
-  });
+  getDepartments().then(
+    (rows) => {
+      for (const d of rows) {
+        select.append(h("option", { value: d.id, selected: !multiple && d.id === suggested }, d.name));
+      }
+    },
+    (err: unknown) => select.append(h("option", { value: "", disabled: true }, loadErrorText(err))),
+  );
   return select;
 }
 
@@ -256,6 +259,10 @@ function categoryInput(id: string, field: Field, event: EventOut): HTMLElement {
     autocomplete: "off",
   });
   const list = h("datalist", { id: listId });
-  void getCategories().then((rows) => list.append(...rows.map((c) => h("option", { value: c.path }))));
+  // The list only suggests: without it the path is typed in full, and the hub checks it.
+  getCategories().then(
+    (rows) => list.append(...rows.map((c) => h("option", { value: c.path }))),
+    () => undefined,
+  );
   return h("span", { class: "combo" }, input, list);
 }

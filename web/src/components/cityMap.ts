@@ -34,8 +34,16 @@ function boundaries(areaCode: string, level: string): Promise<unknown> {
     level === "street" || level === "community"
       ? `/api/v1/dashboard/map/${areaCode}/grids.geojson`
       : `/api/v1/areas/${areaCode}/children.geojson`;
-  if (!geojsonCache.has(path)) geojsonCache.set(path, api<unknown>(path));
-  return geojsonCache.get(path) as Promise<unknown>;
+  let cached = geojsonCache.get(path);
+  if (!cached) {
+    // A failed load is forgotten, so the next look at the area asks again.
+    cached = api<unknown>(path).catch((err: unknown) => {
+      geojsonCache.delete(path);
+      throw err;
+    });
+    geojsonCache.set(path, cached);
+  }
+  return cached;
 }
 
 export class CityMap {
@@ -48,6 +56,7 @@ export class CityMap {
   private disposeChart: () => void;
   private registered = new Set<string>();
   private listeners: ((payload: MapPayload) => void)[] = [];
+  private failureListeners: ((err: unknown) => void)[] = [];
   private loading = 0;
 
   constructor(el: HTMLElement) {
@@ -62,16 +71,32 @@ export class CityMap {
     this.listeners.push(listener);
   }
 
-  /** Show area ``areaCode`` (boundaries of its next level and the layers). */
+  /** Told when the latest ``show`` could not load its area (the map keeps what it drew before). */
+  onFailure(listener: (err: unknown) => void): void {
+    this.failureListeners.push(listener);
+  }
+
+  /** Show area ``areaCode`` (boundaries of its next level and the layers). Never rejects: a failed load
+   *  sets ``data-map-state="failed"`` and tells the ``onFailure`` listeners. */
   async show(areaCode: string, level?: string): Promise<void> {
     const ticket = ++this.loading;
     this.el.dataset.mapState = "loading";
-    // With the level known, the boundaries load alongside the figures.
-    const early = level ? boundaries(areaCode, level) : null;
-    const payload = await api<MapPayload>(`/api/v1/dashboard/map/${areaCode}`);
-    performance.mark("map:payload");
-    const geojson = await (early ?? boundaries(payload.area.code, payload.area.level));
-    performance.mark("map:boundaries");
+    let payload: MapPayload;
+    let geojson: unknown;
+    try {
+      // With the level known, the boundaries load alongside the figures.
+      const early = level ? boundaries(areaCode, level) : null;
+      early?.catch(() => undefined); // awaited below; a failure before that is not an unhandled one
+      payload = await api<MapPayload>(`/api/v1/dashboard/map/${areaCode}`);
+      performance.mark("map:payload");
+      geojson = await (early ?? boundaries(payload.area.code, payload.area.level));
+      performance.mark("map:boundaries");
+    } catch (err) {
+      if (ticket !== this.loading) return;
+      this.el.dataset.mapState = "failed";
+      for (const listener of this.failureListeners) listener(err);
+      return;
+    }
     if (ticket !== this.loading) return; // a newer request won
     const mapName = `area-${payload.area.code}`;
     if (!this.registered.has(mapName)) {

@@ -71,6 +71,7 @@ export function overviewView(root: HTMLElement): () => void {
     if (feature("alerts")) void loadAlerts(alertsBox, map); // alerts sit on the areas of this level
     if (feature("sensors") && map.layers.sensors) void loadSensors(map, sensorLegend);
   });
+  map.onFailure((err) => replace(areaList, unavailable(loadErrorText(err))));
   paintLayers(layerBox, map, (key, on) => {
     if (key !== "sensors") return;
     if (on) void loadSensors(map, sensorLegend);
@@ -230,7 +231,14 @@ function paintLayers(box: HTMLElement, map: CityMap, changed: (key: LayerKey, on
 }
 
 async function loadSummary(box: HTMLElement, bars: HTMLElement, area: string | null): Promise<void> {
-  const s = await api<Summary>("/api/v1/dashboard/summary", { query: { area } });
+  let s: Summary;
+  try {
+    s = await api<Summary>("/api/v1/dashboard/summary", { query: { area } });
+  } catch (err) {
+    replace(box, unavailable(loadErrorText(err)));
+    replace(bars);
+    return;
+  }
   const tile = (key: keyof Summary, label: string, cls = "") =>
     h("div", { class: `kpi ${cls}`, "data-kpi": key }, h("b", null, String(s[key])), h("span", null, label));
   replace(
@@ -510,7 +518,13 @@ function alertOverlay(items: Loose[], map: CityMap): Overlay {
 
 /** The feed starts with the latest reports; the live stream adds every change after that. */
 async function loadLatest(feed: HTMLElement): Promise<void> {
-  const page = await events.list({ limit: 12 });
+  let page: Awaited<ReturnType<typeof events.list>>;
+  try {
+    page = await events.list({ limit: 12 });
+  } catch (err) {
+    feed.before(unavailable(loadErrorText(err))); // the feed keeps what the live stream adds
+    return;
+  }
   for (const e of [...page.items].reverse()) {
     feed.prepend(
       h(

@@ -20,7 +20,10 @@ export function reportView(root: HTMLElement): void {
   const anonymous = h("input", { id: "r-anon", type: "checkbox" });
   const status = h("p", { class: "form-status", role: "status" });
   const mine = h("div", { class: "list" }, t("loading"));
-  void getCategories().then((rows) => cats.append(...rows.map((c) => h("option", { value: c.path }))));
+  getCategories().then(
+    (rows) => cats.append(...rows.map((c) => h("option", { value: c.path }))),
+    () => undefined, // the list only suggests; the hub checks what is typed
+  );
 
   const loadMine = async () => {
     const page = await events.list({ limit: 50 });
