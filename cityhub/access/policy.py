@@ -630,10 +630,12 @@ def sees_personal_entity(
 def readable_sensors(principal: Principal) -> ColumnElement[bool]:
     """The WHERE clause of the map's sensor layer. A device's health says whether it has open alerts, so the
     layer is for roles that read both telemetry and alerts (403 for the others); the devices are the
-    readable entities, and a device counts as alarming only through alerts the principal may read."""
+    readable entities, and a device counts as alarming only through alerts the principal may read. Health
+    and the time of the last reading are the device's readings told another way: a registered person's
+    meter (when they last cooked or washed) is on the layer only for those who may read its readings."""
     if principal.role not in GLOBAL_ACTIONS["telemetry.read"] & GLOBAL_ACTIONS["alerts.read"]:
         raise Forbidden(f"a {principal.role.label} ({principal.role}) may not read the sensor layer")
-    return readable_entities(principal)
+    return and_(readable_entities(principal), readable_readings(principal))
 
 
 # ---------------------------------------------------------------- readings of a registered person's meter

@@ -26,9 +26,17 @@ def jump_type(metric: str) -> str:
 
 @dataclass(frozen=True)
 class Finding:
+    """What a check found: ``what`` names it, ``detail`` gives the readings behind it (left out of the
+    title of an alert about a registered person: their meter's readings are theirs)."""
+
     type: str
-    title: str
+    what: str
+    detail: str
     value: float | None
+
+    @property
+    def title(self) -> str:
+        return f"{self.what} {self.detail}"
 
 
 def jump(spec: HealthSpec, series: Series) -> Finding | None:
@@ -40,7 +48,8 @@ def jump(spec: HealthSpec, series: Series) -> Finding | None:
         return None
     return Finding(
         jump_type(series.metric),
-        f"设备读数突变 {series.metric} {series.previous_value:g} → {series.last_value:g}",
+        "设备读数突变",
+        f"{series.metric} {series.previous_value:g} → {series.last_value:g}",
         delta,
     )
 
@@ -55,7 +64,8 @@ def frozen(spec: HealthSpec, series: Series) -> Finding | None:
     hours = held / 3600
     return Finding(
         frozen_type(series.metric),
-        f"设备读数冻结 {series.metric} = {series.last_value:g} ({hours:.1f} h)",
+        "设备读数冻结",
+        f"{series.metric} = {series.last_value:g} ({hours:.1f} h)",
         series.last_value,
     )
 
@@ -67,4 +77,4 @@ def silent(spec: HealthSpec, series: Series, now_ts: float) -> Finding | None:
     quiet = now_ts - series.last_ts
     if quiet <= seconds(spec.silent_after):
         return None
-    return Finding(SILENT, f"设备离线 (no {series.metric} reading for {quiet / 3600:.1f} h)", quiet)
+    return Finding(SILENT, "设备离线", f"(no {series.metric} reading for {quiet / 3600:.1f} h)", quiet)

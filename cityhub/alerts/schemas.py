@@ -46,7 +46,10 @@ class AlertOut(BaseModel):
     colour: str
     status: str
     status_label: str
-    value: float | None
+    value: float | None = Field(
+        description="the value that raised it; about a registered person (a reading of their meter) only for "
+        "those who may see who it is (`subject.can_reveal`), null for others"
+    )
     count: int
     first_seen: datetime
     last_seen: datetime
@@ -64,7 +67,10 @@ class AlertOut(BaseModel):
     acknowledged_at: datetime | None
     cleared_at: datetime | None
     clear_reason: str | None
-    evidence: list[dict[str, Any]]
+    evidence: list[dict[str, Any]] = Field(
+        description="the readings that raised it; about a registered person, empty unless "
+        "`subject.can_reveal`"
+    )
     timeline: list[dict[str, Any]] | None = None
 
 

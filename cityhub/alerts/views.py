@@ -113,6 +113,9 @@ def _one(
 ) -> AlertOut:
     subject = lk.subjects.get(alert.subject_id) if alert.subject_id is not None else None
     number = lk.events.get(alert.event_id) if alert.event_id is not None else None
+    # About a registered person, the value and the evidence are readings of their meter: for those who may
+    # see who the person is (the grid workers of their community), as the readings themselves are.
+    readings = subject is None or policy.sees_alert_subject(principal, subject.community_id, community)
     return AlertOut(
         id=alert.id,
         type=alert.type,
@@ -124,7 +127,7 @@ def _one(
         colour=alert.level.colour,
         status=alert.status.value,
         status_label=alert.status.label,
-        value=alert.value,
+        value=alert.value if readings else None,
         count=alert.count,
         first_seen=alert.first_seen,
         last_seen=alert.last_seen,
@@ -142,6 +145,6 @@ def _one(
         acknowledged_at=alert.acknowledged_at,
         cleared_at=alert.cleared_at,
         clear_reason=alert.clear_reason,
-        evidence=list(alert.evidence),
+        evidence=list(alert.evidence) if readings else [],
         timeline=list(alert.timeline) if detail else None,
     )

@@ -253,7 +253,8 @@ class AlertSpec(Strict):
 
     ``title`` may use ``{name}``, ``{value}``, ``{unit}``, ``{subject}`` and ``{area}``. ``subject:
     person`` attaches the registered person whose meter it is (their identity stays masked except for
-    the grid workers of their community).
+    the grid workers of their community); the title of such an alert may not show the value, a reading
+    of their meter (readable by the same grid workers only, ``policy.readable_readings``).
     """
 
     at: Level = "blue"
@@ -270,6 +271,15 @@ class AlertSpec(Strict):
         delays = [seconds(step.after) for step in self.escalation]
         if delays != sorted(delays):
             raise ValueError("escalation steps must come in the order of their delays")
+        return self
+
+    @model_validator(mode="after")
+    def _no_readings_of_a_person_in_the_title(self) -> AlertSpec:
+        if self.subject == "person" and self.title is not None and "{value" in self.title:
+            raise ValueError(
+                "the title of an alert about a registered person may not show {value}: it is a reading of "
+                "their meter, which only the grid workers of their community may read"
+            )
         return self
 
 

@@ -467,7 +467,8 @@ class SensingStream:
         if not score.alarm:
             alerts.clear_open(session, series.device, kind, "the pattern is normal again")
             return
-        found = health.Finding(kind, f"用量模式异常 {series.metric} (score {score.score:.1f})", score.value)
+        detail = f"{series.metric} (score {score.score:.1f})"
+        found = health.Finding(kind, "用量模式异常", detail, score.value)
         evidence = {
             "device": series.device,
             "metric": series.metric,
@@ -496,7 +497,7 @@ class SensingStream:
             source_kind=kind,
             source=series.device,
             type_=found.type,
-            title=f"{name}: {found.title}",
+            title=f"{name}: {found.what if spec.subject == 'person' else found.title}",
             level=WarningLevel(level),
             value=found.value,
             series=series,
@@ -738,11 +739,15 @@ class SensingStream:
             "area": self.areas.full_name(session, obs.area_id),
             "level": level.label,
         }
-        template = spec.title or "{area}{name} {value}{unit} ({level})"
+        # About a registered person, the title says what happened, not their readings (AlertSpec refuses
+        # ``{value}`` there): whoever reads the alert is not thereby someone who may read their meter.
+        about_a_person = spec.subject == "person"
+        default = "{area}{name} ({level})" if about_a_person else "{area}{name} {value}{unit} ({level})"
+        template = spec.title or default
         try:
             return template.format(**fields)
         except (KeyError, IndexError, ValueError):
-            return f"{names.zh} {fields['value']}{fields['unit']} ({level.label})"
+            return default.format(**fields)
 
     def _trigger(
         self,

@@ -77,7 +77,8 @@ MASKED = {"name": "王**", "phone": "138****0171", "address": None, "masked": Tr
 
 
 def _alert(session: Session, *, subject_id: int | None) -> int:
-    """An alert in the grid worker's grid (raised as the stream raises them), about a person or nobody."""
+    """An alert in the grid worker's grid (raised as the stream raises them), about a person or nobody, with
+    the reading that raised it."""
     ids = {a.code: a.id for a in session.scalars(select(Area))}
     areas = {
         AreaLevel.DISTRICT: ids["370201"],
@@ -91,6 +92,8 @@ def _alert(session: Session, *, subject_id: int | None) -> int:
         type="elderly.no_gas_24h",
         title="独居老人 24 小时未用燃气",
         level=WarningLevel.YELLOW,
+        value=0.004,
+        evidence=[{"device": f"gas-meter-{subject_id}", "metric": "gas_volume", "value": 812.404}],
         subject_id=subject_id,
         areas=areas,
     )
@@ -126,6 +129,27 @@ def test_an_alert_shows_its_subject_masked_even_to_the_grid_worker_who_may_revea
         other = client.get(f"/api/v1/alerts/{alert_id}", headers=login(client, who)).json()["subject"]
         assert other == {**seen, "can_reveal": False}, who
     assert _reads(session) == []  # nothing was shown, so nothing was read
+
+
+def test_the_readings_behind_an_alert_about_a_person_are_for_their_grid_worker_only(
+    client: TestClient, session: Session
+) -> None:
+    """The value and the evidence of such an alert are readings of the person's meter: shown to whoever may
+    see who it is, as the readings themselves are (policy.readable_readings), withheld from everyone else."""
+    alert_id, _ = _alert_about_a_person(session)
+    about_nobody = _alert(session, subject_id=None)
+    session.flush()
+    seen = client.get(f"/api/v1/alerts/{alert_id}", headers=login(client, "grid_worker")).json()
+    assert (seen["value"], [e["value"] for e in seen["evidence"]]) == (0.004, [812.404])
+    for who in ("dispatcher", "admin", "supervisor"):
+        headers = login(client, who)
+        other = client.get(f"/api/v1/alerts/{alert_id}", headers=headers).json()
+        assert (other["value"], other["evidence"]) == (None, []), who
+        listed = {a["id"]: a for a in client.get("/api/v1/alerts", headers=headers).json()["items"]}
+        assert (listed[alert_id]["value"], listed[alert_id]["evidence"]) == (None, []), who
+        # An alert about no one keeps its readings for everyone who reads it.
+        assert listed[about_nobody]["value"] == 0.004, who
+    assert _reads(session) == []
 
 
 def test_registering_a_person_answers_with_them_masked(client: TestClient, session: Session) -> None:

@@ -67,6 +67,22 @@ def test_an_alerting_indicator_needs_thresholds_and_a_sane_window() -> None:
         IndicatorSpec.model_validate({**base, "formula": {**base["formula"], "window": "90d"}})
 
 
+def test_an_alert_about_a_person_may_not_show_the_reading_in_its_title() -> None:
+    base = {
+        "key": "elderly.gas",
+        "name": {"zh": "用气", "en": "gas"},
+        "domain": "民生",
+        "formula": {"source": "telemetry", "metric": "gas_volume", "aggregate": "increase", "window": "24h"},
+        "thresholds": {"direction": "below", "yellow": 0.009},
+    }
+    about_a_person = {"at": "yellow", "subject": "person"}
+    IndicatorSpec.model_validate({**base, "alert": {**about_a_person, "title": "{area} 独居老人未用气"}})
+    IndicatorSpec.model_validate({**base, "alert": {"at": "yellow", "title": "{area} 用气 {value} m³"}})
+    for title in ("{area} 用气 {value} m³", "用气 {value:.3f}"):
+        with pytest.raises(ValidationError, match="may not show"):
+            IndicatorSpec.model_validate({**base, "alert": {**about_a_person, "title": title}})
+
+
 def test_window_aggregates_over_buckets() -> None:
     s = Series("D1", "level")
     s.ring(600.0)  # 10 min: 60 buckets of 10 s

@@ -115,6 +115,9 @@ def test_elderly_no_gas_in_24h_alerts_the_grid_worker_and_escalates(
     assert alert.notify == ["grid_worker"] and alert.subject_id == person.id
     assert alert.community_id == city.areas["370201001001"].id
     assert alert.value is not None and alert.value < 0.01
+    # Its title says what happened and where, not the reading: whoever reads the alert is not thereby
+    # someone who may read the person's meter.
+    assert alert.title.endswith("独居老人24小时未用气") and "m³" not in alert.title
 
     # Nobody acknowledges: the community is told after 30 minutes, the street (orange) after 2 hours.
     first = alert.first_seen
@@ -145,8 +148,10 @@ def test_elderly_no_gas_in_24h_alerts_the_grid_worker_and_escalates(
         )
         == "上门探视"
     )
+    assert seen["value"] == alert.value and seen["evidence"]
     masked = client.get(f"/api/v1/alerts/{alert.id}", headers=login(client, "dispatcher")).json()
     assert masked["subject"]["name"] == "王**" and masked["subject"]["phone"] == "138****0171"
+    assert (masked["value"], masked["evidence"]) == (None, [])  # the readings are the grid worker's
     assert masked["subject"]["masked"] is True and masked["subject"]["can_reveal"] is False
     assert (
         client.get(f"/api/v1/alerts/{alert.id}", headers=login(client, "west_grid_worker")).status_code == 404
@@ -177,6 +182,8 @@ def test_elderly_tap_running_all_night_breaks_the_daily_water_pattern(
     assert [a.device for a in found] == [meter]
     assert found[0].source_kind is AlertSource.ANOMALY
     assert found[0].evidence[0]["score"] > 1
+    # About a registered person: the title names the pattern, not the use or its score.
+    assert found[0].title == "独居老人用水模式: 用量模式异常"
 
 
 # ---------------------------------------------------------------- 城市内涝

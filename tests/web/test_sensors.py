@@ -334,3 +334,26 @@ def test_a_registered_persons_meter_behind_an_event_is_listed_to_their_grid_work
     # Those who may not read the person's readings are not offered the series at all (not a 404 to meet).
     for who in ("admin", "dispatcher"):
         assert client.get(related, headers=headers[who]).json()["readings"] == [], who
+
+
+def test_a_registered_persons_meter_is_on_the_layer_only_for_those_who_may_read_its_readings(
+    client: TestClient, session: Session, devices: dict[str, Any]
+) -> None:
+    """A meter's health and last reading tell when the person it serves last cooked or washed: the layer
+    shows it to the grid worker of their community, not to the operation centre or the administrator."""
+    headers = devices["headers"]
+    person = add_person_living_alone(session)
+    meter = add_entity(session, "MT", "燃气表", at=EAST, device_type="gas_meter")
+    entities.relate(session, SYSTEM, meter.code, RelationIn(type="serves", target=person.code))
+    _push(session, meter, "gas_volume", devices["now"] - timedelta(minutes=5), 812.4)
+    nobodys = add_entity(session, "MT", "燃气表 商户", at=EAST, device_type="gas_meter")
+    _push(session, nobodys, "gas_volume", devices["now"] - timedelta(minutes=5), 100.0)
+    session.commit()
+    seen = _points(sensors(client, headers["grid_worker"]))
+    assert {meter.code, nobodys.code} <= set(seen)
+    assert seen[meter.code]["health"] == "online" and seen[meter.code]["last"] is not None
+    for who in ("admin", "dispatcher", "east_dispatcher", "supervisor"):
+        body = sensors(client, headers[who])
+        points = _points(body)
+        assert meter.code not in points and nobodys.code in points, who
+        assert sum(body["by_health"].values()) == len(points), who  # not counted either
