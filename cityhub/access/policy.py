@@ -70,6 +70,7 @@ EVENT_ACTIONS: dict[str, dict[Role, Relation]] = {
     "suspend": {A: Relation.ANY, D: Relation.ANY, S: Relation.ANY},
     "resume": {A: Relation.ANY, D: Relation.ANY, S: Relation.ANY},
     "supervise": {A: Relation.ANY, S: Relation.ANY},
+    "grade": {A: Relation.ANY, D: Relation.ANY},  # 突发事件分级: the operation centre's judgement
     "merge": {A: Relation.ANY, D: Relation.ANY},
     "cancel": {A: Relation.ANY, D: Relation.ANY},
     "rate": {C: Relation.REPORTER, D: Relation.ANY, A: Relation.ANY},
@@ -227,6 +228,16 @@ def authorize_event(
     """Raise 403 unless the principal may take ``action`` on an event it can already read."""
     if not may(principal, action, event, open_departments):
         raise Forbidden(f"a {principal.role.label} ({principal.role}) may not {action} this event")
+
+
+def authorize_grading(principal: Principal) -> None:
+    """A report graded as it comes in: by the roles that may grade events (the grade is theirs to judge)."""
+    if principal.role not in EVENT_ACTIONS["grade"]:
+        raise Forbidden(
+            f"a {principal.role.label} ({principal.role}) may not grade events; report it without a grade "
+            "and the operation centre grades it",
+            code="grade_not_allowed",
+        )
 
 
 def allows(principal: Principal, action: str) -> bool:

@@ -24,6 +24,7 @@ from cityhub.events.schemas import (
     EventPage,
     ExtensionDecisionIn,
     ExtensionIn,
+    GradeIn,
     MergeIn,
     NoteIn,
     OptionalNoteIn,
@@ -36,7 +37,7 @@ from cityhub.kit.errors import BadRequest
 from cityhub.kit.text import Input
 from cityhub.kit.timeutil import LocalInstant
 from cityhub.models.category import Category
-from cityhub.models.event import DeadlineState, Event, EventStatus, Urgency
+from cityhub.models.event import DeadlineState, Event, EventGrade, EventStatus, Urgency
 from cityhub.models.routing import SlaPolicy
 
 router = APIRouter(tags=["events"])
@@ -93,6 +94,9 @@ def list_events(
     deadline_state: DeadlineState | None = None,
     needs_review: bool | None = None,
     supervised: bool | None = None,
+    grade: Annotated[
+        list[EventGrade] | None, Query(description="突发事件分级; repeat for several (I, II, III, IV)")
+    ] = None,
     since: LocalInstant | None = None,
     until: LocalInstant | None = None,
     q: Annotated[str | None, Query(max_length=100)] = None,
@@ -109,6 +113,7 @@ def list_events(
         deadline_state=deadline_state,
         needs_review=needs_review,
         supervised=supervised,
+        grade=[g.value for g in grade] if grade else None,
         since=since,
         until=until,
         q=q,
@@ -227,6 +232,13 @@ def resume(event_id: EventId, body: OptionalNoteIn, principal: PrincipalDep, ses
 def supervise(event_id: EventId, body: NoteIn, principal: PrincipalDep, session: SessionDep) -> EventOut:
     """督办: press the departments, with the supervisor's instruction."""
     return _detail(session, principal, service.supervise(session, principal, event_id, body.note))
+
+
+@router.post("/events/{event_id}/grade", response_model=EventOut)
+def grade(event_id: EventId, body: GradeIn, principal: PrincipalDep, session: SessionDep) -> EventOut:
+    """定级: grade an emergency Ⅰ (特别重大) … Ⅳ (一般), change its grade, or take it back (null), saying
+    why. Ⅲ (较大) and above are supervised (督办) from then on."""
+    return _detail(session, principal, service.grade(session, principal, event_id, body.grade, body.reason))
 
 
 @router.post("/events/{event_id}/merge", response_model=EventOut)

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from cityhub.geo.crs import CRS
 from cityhub.kit.text import Input
 from cityhub.kit.timeutil import Instant
-from cityhub.models.event import Channel, Urgency
+from cityhub.models.event import Channel, EventGrade, Urgency
 
 PHONE_PATTERN = r"^\+?[0-9][0-9\- ]{4,19}$"
 
@@ -47,6 +47,11 @@ class EventIn(Strict):
     channel: Channel = Channel.APP
     category: str | None = Field(None, max_length=300, description="code, full path or unique name")
     urgency: Urgency = Urgency.NORMAL
+    grade: EventGrade | None = Field(
+        None,
+        description="突发事件分级 Ⅰ (特别重大) … Ⅳ (一般), for an emergency; only those who may grade events "
+        "(operation centres, administrators) may set it. Ⅲ and above are supervised (督办) at once.",
+    )
     location: LocationIn | None = None
     address: str | None = Field(None, max_length=300)
     reporter: ReporterIn | None = None
@@ -91,6 +96,11 @@ class ExtensionIn(Strict):
 class ExtensionDecisionIn(Strict):
     approve: bool
     note: str | None = Field(None, max_length=2000)
+
+
+class GradeIn(Strict):
+    grade: EventGrade | None = Field(description="Ⅰ (特别重大) … Ⅳ (一般); null: not an emergency after all")
+    reason: str = Field(min_length=2, max_length=2000, description="why: the harm done or threatened")
 
 
 class MergeIn(Strict):
@@ -160,6 +170,8 @@ class EventOut(BaseModel):
     status: str
     status_label: str
     urgency: str
+    grade: str | None = Field(description="突发事件分级 I/II/III/IV, or null: not graded as an emergency")
+    grade_label: str | None = Field(description="Ⅰ级 特别重大 … Ⅳ级 一般")
     category: dict[str, Any] | None
     location: dict[str, float] | None
     address: str | None

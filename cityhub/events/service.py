@@ -29,6 +29,7 @@ from cityhub.kit.errors import Conflict, Forbidden, NotFound, Unprocessable
 from cityhub.kit.timeutil import clock
 from cityhub.models.area import AreaLevel
 from cityhub.models.event import (
+    SUPERVISED_FROM,
     AssignmentRole,
     AssignmentStatus,
     Attachment,
@@ -37,6 +38,7 @@ from cityhub.models.event import (
     Event,
     EventAction,
     EventAssignment,
+    EventGrade,
     EventStatus,
 )
 from cityhub.models.org import Department, Role
@@ -108,6 +110,7 @@ class EventFilter:
     deadline_state: DeadlineState | None = None
     needs_review: bool | None = None
     supervised: bool | None = None
+    grade: list[str] | None = None
     since: datetime | None = None
     until: datetime | None = None
     q: str | None = None
@@ -117,6 +120,8 @@ def _where(f: EventFilter) -> list[ColumnElement[bool]]:
     clauses: list[ColumnElement[bool]] = []
     if f.status:
         clauses.append(Event.status.in_(f.status))
+    if f.grade:
+        clauses.append(Event.grade.in_(f.grade))
     for column, value in (
         (Event.category_id, f.category_id),
         (Event.district_id, f.district_id),
@@ -190,6 +195,8 @@ def create(session: Session, principal: Principal, data: EventIn, dispatch_polic
     audit still shows the reporter's creation apart from the system's part (``hand_over``).
     """
     bind_principal(session, principal)
+    if data.grade is not None:
+        policy.authorize_grading(principal)
     now = clock.now()
     category_id = categories.find(session, data.category).id if data.category else None
     event = Event(
@@ -200,6 +207,8 @@ def create(session: Session, principal: Principal, data: EventIn, dispatch_polic
         category_id=category_id,
         status=EventStatus.RECEIVED,
         urgency=data.urgency,
+        grade=data.grade,
+        supervised=_grave(data.grade),
         address=data.address,
         created_at=now,
         updated_at=now,
@@ -659,6 +668,31 @@ def supervise(session: Session, principal: Principal, event_id: int, note: str) 
     event, _ = _begin(session, principal, event_id, "supervise")
     event.supervised = True
     return _move(session, principal, event, "supervise", None, note=note)
+
+
+def grade(
+    session: Session, principal: Principal, event_id: int, grade: EventGrade | None, reason: str
+) -> Event:
+    """定级: the operation centre grades an emergency Ⅰ–Ⅳ, changes the grade as the harm becomes known, or
+    takes it back (``None``). 较大 (Ⅲ) and above are supervised from then on; a lower grade later does not
+    end a supervision (督办 lasts until the event is closed)."""
+    event, _ = _begin(session, principal, event_id, "grade")
+    before = event.grade
+    if grade == before:
+        raise Conflict(
+            f"the event is already graded {grade.label if grade else 'not at all'}", code="grade_unchanged"
+        )
+    event.grade = grade
+    data: dict[str, Any] = {"from": before.value if before else None, "to": grade.value if grade else None}
+    if _grave(grade) and not event.supervised:
+        event.supervised = True
+        data["supervised"] = True
+    return _move(session, principal, event, "grade", None, note=reason, data=data)
+
+
+def _grave(grade: EventGrade | None) -> bool:
+    """Graded 较大 or above: reported up the line, so supervised (督办) from the start."""
+    return grade is not None and grade.rank >= SUPERVISED_FROM.rank
 
 
 def merge(session: Session, principal: Principal, event_id: int, into: int, note: str | None = None) -> Event:

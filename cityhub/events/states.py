@@ -39,6 +39,7 @@ TRANSITIONS: dict[str, Transition] = {
         Transition("suspend", WORKING, S.SUSPENDED, "挂起"),
         Transition("resume", frozenset({S.SUSPENDED}), None, "恢复"),
         Transition("supervise", OPEN - {S.RESOLVED}, None, "督办"),
+        Transition("grade", OPEN, None, "定级"),
         Transition("merge", frozenset({S.RECEIVED, S.RETURNED, S.DISPATCHED}), S.MERGED, "合并"),
         Transition("cancel", WAITING - {S.REOPENED}, S.CANCELLED, "撤销"),
         Transition("rate", frozenset({S.RESOLVED}), S.CLOSED, "回访评价"),

@@ -105,6 +105,8 @@ def _one(session: Session, principal: Principal, event: Event, lk: _Lookups, *, 
         status=event.status,
         status_label=event.status.label,
         urgency=event.urgency,
+        grade=event.grade,
+        grade_label=event.grade.label if event.grade is not None else None,
         category=lk.category(event.category_id),
         location={"lon": event.lon, "lat": event.lat}
         if event.lon is not None and event.lat is not None

@@ -66,6 +66,38 @@ class Urgency(StrEnum):
     CRITICAL = "critical"
 
 
+class EventGrade(StrEnum):
+    """突发事件分级 (Emergency Response Law, art. 3): Ⅰ 特别重大 … Ⅳ 一般, by the harm done or threatened.
+
+    A different scale from the warning levels of alerts (红/橙/黄/蓝, what may happen) and from urgency
+    (how fast a report needs an answer): most reports to the hub are not emergencies and have no grade.
+    """
+
+    I = "I"  # noqa: E741  (the grade's own name)
+    II = "II"
+    III = "III"
+    IV = "IV"
+
+    @property
+    def label(self) -> str:
+        return GRADE_LABELS[self]
+
+    @property
+    def rank(self) -> int:
+        """4 for Ⅰ (the gravest) … 1 for Ⅳ."""
+        return 4 - list(EventGrade).index(self)
+
+
+GRADE_LABELS = {
+    EventGrade.I: "Ⅰ级 特别重大",
+    EventGrade.II: "Ⅱ级 重大",
+    EventGrade.III: "Ⅲ级 较大",
+    EventGrade.IV: "Ⅳ级 一般",
+}
+# 较大 and above are supervised (督办) from the moment they are graded: they are reported up the line.
+SUPERVISED_FROM = EventGrade.III
+
+
 class DeadlineState(StrEnum):
     NORMAL = "normal"
     NEAR = "near"  # 临期
@@ -112,6 +144,7 @@ class Event(Base):
     status_before_suspend: Mapped[EventStatus | None] = mapped_column(str_enum(EventStatus, 16))
     suspended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     urgency: Mapped[Urgency] = mapped_column(str_enum(Urgency, 12), default=Urgency.NORMAL)
+    grade: Mapped[EventGrade | None] = mapped_column(str_enum(EventGrade, 4))  # 突发事件分级, if one
     # Location: stored WGS-84; the input's coordinate system is recorded.
     lon: Mapped[float | None]
     lat: Mapped[float | None]

@@ -65,6 +65,7 @@ def create_event(
         channel=Channel.SENSOR,
         category=spec.category,
         urgency=spec.urgency,
+        grade=spec.grade,
         location=location,
         address=place.name[:300] or None,
     )

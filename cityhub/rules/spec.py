@@ -33,7 +33,7 @@ from cityhub.indicators.spec import (
     Strict,
     seconds,
 )
-from cityhub.models.event import Urgency
+from cityhub.models.event import EventGrade, Urgency
 
 
 class IndicatorCondition(Strict):
@@ -114,6 +114,7 @@ class RuleEvent(Strict):
     description: str = Field("", max_length=2000)
     category: str | None = Field(None, max_length=300)
     urgency: Urgency = Urgency.URGENT
+    grade: EventGrade | None = Field(None, description="突发事件分级 I … IV, when the rule knows the harm")
     lead: DepartmentCode | None = Field(None, description="lead department code; default: the routing table")
     co: list[DepartmentCode] = Field(default_factory=list, max_length=20)
 

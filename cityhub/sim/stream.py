@@ -51,6 +51,7 @@ from cityhub.models.event import (
     Event,
     EventAction,
     EventAssignment,
+    EventGrade,
     EventStatus,
     Urgency,
 )
@@ -90,6 +91,8 @@ ACT = 0.6
 REVIEW = 0.4  # the review queue waits a little for a dispatcher
 RESUME = 0.35
 SUPERVISE = 0.8
+GRADE = 0.5  # of the critical reports in hand, the share the centre grades as emergencies (Ⅳ mostly, some Ⅲ)
+GRADES: Mapping[EventGrade, float] = {EventGrade.IV: 80, EventGrade.III: 20}
 
 # Temperaments by bucket (0–99, from the event id): [low, high).
 SLOW_SIGN = (0, 4)  # signs only well after the sign deadline
@@ -125,6 +128,7 @@ ACTIONS = (
     "suspended",
     "resumed",
     "supervised",
+    "graded",
     "rated",
     "reopened",
     "errors",
@@ -902,6 +906,28 @@ def _supervise(s: _Step) -> None:
         s.attempt("supervised", event.id, events.supervise, s.session, s.cast.supervisor, event.id, note)
 
 
+def _grade(s: _Step) -> None:
+    """定级: the centre grades some of the critical reports being handled as emergencies; 较大 (Ⅲ) ones are
+    supervised from then on."""
+    critical = s.session.scalars(
+        select(Event)
+        .where(
+            Event.urgency == Urgency.CRITICAL,
+            Event.grade.is_(None),
+            Event.status.in_(WORKING),
+            not_(_took("grade")),
+            _left_to_staff(),
+        )
+        .order_by(Event.created_at, Event.id)
+        .limit(BATCH)
+    ).all()
+    for event in s.due(critical, GRADE):
+        grade = s.rng.choices(list(GRADES), weights=list(GRADES.values()))[0]
+        reason = s.pick(texts.GRADE_REASONS[grade.value])
+        principal = s.cast.dispatcher_for(event.district_id)
+        s.attempt("graded", event.id, events.grade, s.session, principal, event.id, grade, reason)
+
+
 # ---------------------------------------------------------------- the call-back
 
 
@@ -952,6 +978,7 @@ STAGES: tuple[Callable[[_Step], None], ...] = (
     _suspend,
     _resume,
     _supervise,
+    _grade,
     _rate,
     _reopen,
 )

@@ -9,8 +9,8 @@ from cityhub.kit.errors import InvalidTransition
 from cityhub.models.event import EventStatus as S
 
 EXPECTED: dict[S, set[str]] = {
-    S.RECEIVED: {"dispatch", "note", "supervise", "merge", "cancel", "attach"},
-    S.DISPATCHED: {"accept", "note", "return", "suspend", "supervise", "merge", "attach"},
+    S.RECEIVED: {"dispatch", "note", "supervise", "grade", "merge", "cancel", "attach"},
+    S.DISPATCHED: {"accept", "note", "return", "suspend", "supervise", "grade", "merge", "attach"},
     S.ACCEPTED: {
         "start",
         "note",
@@ -20,6 +20,7 @@ EXPECTED: dict[S, set[str]] = {
         "decide_extension",
         "suspend",
         "supervise",
+        "grade",
         "attach",
     },
     S.IN_PROGRESS: {
@@ -29,13 +30,14 @@ EXPECTED: dict[S, set[str]] = {
         "decide_extension",
         "suspend",
         "supervise",
+        "grade",
         "attach",
     },
-    S.RESOLVED: {"rate", "reopen", "attach"},
+    S.RESOLVED: {"rate", "reopen", "grade", "attach"},
     S.CLOSED: {"reopen", "attach"},
-    S.RETURNED: {"dispatch", "note", "supervise", "merge", "cancel", "attach"},
-    S.SUSPENDED: {"note", "resume", "supervise", "attach"},
-    S.REOPENED: {"dispatch", "note", "supervise", "attach"},
+    S.RETURNED: {"dispatch", "note", "supervise", "grade", "merge", "cancel", "attach"},
+    S.SUSPENDED: {"note", "resume", "supervise", "grade", "attach"},
+    S.REOPENED: {"dispatch", "note", "supervise", "grade", "attach"},
     S.MERGED: set(),
     S.CANCELLED: set(),
 }

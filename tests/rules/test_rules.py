@@ -44,6 +44,7 @@ def rule(**overrides: Any) -> dict[str, Any]:
             "title": "{area}积水联动处置",
             "category": "城乡建设/市政设施/道路积水",
             "urgency": "critical",
+            "grade": "IV",
             "lead": "qd-swglj",
             "co": ["qd-jjzd"],
         },
@@ -97,7 +98,8 @@ def test_a_rule_acts_once_per_episode_and_again_after_it_ended(
             _depth(grid, minute, depth)
         alert = session.scalars(select(Alert).where(Alert.type == "flood.district")).one()
         assert alert.level is WarningLevel.RED  # rose with the water, still one alert
-        assert len(session.scalars(select(Event)).all()) == 1
+        event = session.scalars(select(Event)).one()
+        assert (event.grade, event.supervised) == ("IV", False)  # graded as the rule says
         _depth(grid, 6, 5)  # the water is gone: the episode ends and the warning clears
         session.refresh(alert)
         assert alert.status is AlertStatus.CLEARED

@@ -69,6 +69,7 @@ def db(run: Run) -> Iterator[Session]:
 # What may happen beside the loop, at any point of it.
 ASIDES = {
     "supervise",
+    "grade",
     "escalate",
     "merged_in",
     "request_extension",
@@ -90,6 +91,7 @@ def test_a_day_of_life_raises_nothing_and_does_every_kind_of_work(run: Run) -> N
     loop = ("created", "dispatched", "accepted", "started", "noted", "resolved", "rated", "co_resolved")
     assert all(run.counts[action] > 0 for action in loop), run.counts
     assert run.counts["returned"] + run.counts["merged"] + run.counts["extension_requested"] > 0
+    assert run.counts["graded"] > 0, run.counts  # some critical reports are graded as emergencies
 
 
 def test_events_stand_in_every_stage_of_the_loop(db: Session) -> None:

@@ -862,6 +862,32 @@ def test_the_deadline_shown_is_the_one_that_applies(page: Page, hub: Hub) -> Non
     expect(cell.locator("[data-deadline]")).to_have_count(0)
 
 
+def test_the_dispatcher_grades_an_emergency_and_finds_it_by_its_grade(page: Page, hub: Hub) -> None:
+    """定级 on the event page: the grade's badge on the card and in the list, supervised from 较大 up, and
+    the events screen filters by grade."""
+    created = _dispatched_to(hub, "handler_chengguan", "市南区燃气管道破裂")
+    login(page, hub, "dispatcher")
+    page.goto(f"{hub.url}/events/{created['id']}")
+    form = page.locator("details[data-action='grade']")
+    form.locator("summary").click()
+    form.locator("select[name='grade']").select_option("II")
+    form.locator("textarea[name='reason']").fill("燃气泄漏，周边三栋楼疏散")
+    form.locator("button[type='submit']").click()
+    card = page.locator(".event-card")
+    expect(card.locator("[data-grade='II']")).to_have_text("Ⅱ级 重大")
+    expect(card.locator(".badge.supervised")).to_be_visible()  # 重大 is supervised at once
+    graded = page.locator(".timeline li[data-action='grade']")
+    expect(graded).to_contain_text("定级 → Ⅱ级 重大")
+    expect(graded).to_contain_text("燃气泄漏，周边三栋楼疏散")
+    shot(page, "19-event-graded")
+    page.click("header nav a[data-nav='events']")
+    page.locator("#f-grade").select_option("II")
+    page.click("form.filters button[type='submit']")
+    row = page.locator(f"table tr[data-number='{created['number']}']")
+    expect(row.locator("[data-grade='II']")).to_be_visible()
+    expect(page.locator("table tbody tr:not(:has([data-grade='II']))")).to_have_count(0)
+
+
 def _dispatched_to(hub: Hub, handler: str, title: str) -> Any:
     """A report dispatched to ``handler``'s department, waiting to be signed for."""
     department = api(hub, handler, "GET", "/api/v1/auth/me")["department_id"]

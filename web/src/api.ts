@@ -43,6 +43,8 @@ export interface EventOut {
   status: string;
   status_label: string;
   urgency: string;
+  grade: string | null;
+  grade_label: string | null;
   category: { id: number; code: string; name: string; path: string } | null;
   location: { lon: number; lat: number } | null;
   address: string | null;

@@ -60,6 +60,8 @@ const ZH: Record<string, (p: Problem) => string> = {
   deadline_not_later: (p) => `新的办结时限须晚于当前时限${p.current_deadline ? `（${fmtTime(p.current_deadline)}）` : ""}`,
   deadline_in_past: () => "新的办结时限须晚于现在",
   no_extension_request: () => "没有待审批的延期申请",
+  grade_not_allowed: () => "当前角色不能为事件定级，请不带分级上报，由指挥中心定级",
+  grade_unchanged: () => "事件已是该分级",
   merge_into_itself: () => "不能将事件合并到其自身",
   merge_target_closed: (p) => `目标事件当前为“${code("status", p.target_status)}”，只能合并到在办事件`,
   conflicting_data: () => "与已有数据冲突（重复，或引用的记录不存在）",

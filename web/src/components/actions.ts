@@ -12,7 +12,16 @@ type Body = Record<string, unknown>;
 interface Field {
   name: string;
   label: string;
-  kind: "text" | "textarea" | "datetime" | "rating" | "department" | "departments" | "category" | "number";
+  kind:
+    | "text"
+    | "textarea"
+    | "datetime"
+    | "rating"
+    | "department"
+    | "departments"
+    | "category"
+    | "number"
+    | "grade";
   required?: boolean;
   min?: number;
 }
@@ -24,6 +33,7 @@ interface ActionSpec {
   buttons?: { label: string; extra: Body }[];
 }
 
+const GRADES = ["I", "II", "III", "IV"];
 const optionalNote: Field = { name: "note", label: "note", kind: "textarea" };
 const reason: Field = { name: "reason", label: "reason", kind: "textarea", required: true, min: 2 };
 const text = (v: string | string[] | undefined) => (typeof v === "string" && v.trim() ? v.trim() : null);
@@ -77,6 +87,11 @@ export const ACTIONS: Record<string, ActionSpec> = {
     path: "supervise",
     fields: [{ name: "note", label: "note", kind: "textarea", required: true }],
     body: (v) => ({ note: text(v.note) }),
+  },
+  grade: {
+    path: "grade",
+    fields: [{ name: "grade", label: "event_grade", kind: "grade" }, reason],
+    body: (v) => ({ grade: text(v.grade), reason: text(v.reason) }),
   },
   merge: {
     path: "merge",
@@ -217,6 +232,14 @@ function fieldInput(field: Field, event: EventOut): HTMLElement {
         "select",
         { id, name: field.name },
         [5, 4, 3, 2, 1].map((n) => h("option", { value: n }, `${n} ${"★".repeat(n)}`)),
+      );
+      break;
+    case "grade":
+      input = h(
+        "select",
+        { id, name: field.name },
+        h("option", { value: "" }, t("not_graded")),
+        GRADES.map((g) => h("option", { value: g, selected: g === event.grade }, code("event_grade", g))),
       );
       break;
     case "department":

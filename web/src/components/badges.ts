@@ -63,6 +63,12 @@ export function urgencyBadge(urgency: string): HTMLElement {
   );
 }
 
+/** 突发事件分级 Ⅰ–Ⅳ: the numeral is the signal, the colour follows the warning colours' order. */
+export function gradeBadge(grade: string | null): HTMLElement | null {
+  if (!grade) return null;
+  return h("span", { class: `badge event-grade g-${grade}`, "data-grade": grade }, code("event_grade", grade));
+}
+
 export function deadlineBadge(state: string): HTMLElement | null {
   if (state !== "near" && state !== "overdue") return null;
   return h(

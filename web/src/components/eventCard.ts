@@ -3,7 +3,7 @@
 import { events, type EventOut, type Reporter } from "../api";
 import { fmtTime, h, pct, replace } from "../dom";
 import { code, t } from "../i18n";
-import { currentDeadline, deadlineBadge, statusBadge, urgencyBadge } from "./badges";
+import { currentDeadline, deadlineBadge, gradeBadge, statusBadge, urgencyBadge } from "./badges";
 import { purposeForm, REPORTER_PURPOSES } from "./reveal";
 
 export function eventCard(e: EventOut): HTMLElement {
@@ -24,6 +24,8 @@ export function eventCard(e: EventOut): HTMLElement {
       statusBadge(e.status),
       " ",
       urgencyBadge(e.urgency),
+      " ",
+      gradeBadge(e.grade),
       " ",
       e.supervised ? h("span", { class: "badge supervised" }, t("supervised_badge")) : null,
     ),
@@ -111,9 +113,14 @@ export function timelineList(e: EventOut): HTMLElement {
         h("time", null, fmtTime(a.at)),
         h("b", null, code("action", a.action)),
         a.to_status && a.to_status !== a.from_status ? h("span", { class: "muted" }, ` → ${code("status", a.to_status)}`) : null,
+        a.action === "grade" ? h("span", { class: "muted" }, ` → ${gradeText(a.data.to)}`) : null,
         h("span", { class: "actor" }, ` · ${code("actor", a.actor)}`),
         a.note ? h("p", null, a.note) : null,
       ),
     ),
   );
+}
+
+function gradeText(grade: unknown): string {
+  return typeof grade === "string" ? code("event_grade", grade) : t("not_graded");
 }

@@ -4,7 +4,7 @@ import type { EventOut } from "../api";
 import { fmtTime, h } from "../dom";
 import { t } from "../i18n";
 import { navigate } from "../router";
-import { currentDeadline, deadlineBadge, statusBadge, urgencyBadge } from "./badges";
+import { currentDeadline, deadlineBadge, gradeBadge, statusBadge, urgencyBadge } from "./badges";
 
 export interface TableOptions {
   onSelect?: (event: EventOut) => void;
@@ -72,6 +72,7 @@ function row(e: EventOut, columns: string[], options: TableOptions): HTMLElement
       h("span", { class: "title" }, e.title),
       " ",
       e.urgency !== "normal" ? urgencyBadge(e.urgency) : null,
+      gradeBadge(e.grade),
       e.supervised ? h("span", { class: "badge supervised" }, "督") : null,
     ),
     h("td", null, statusBadge(e.status)),

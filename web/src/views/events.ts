@@ -18,6 +18,13 @@ export function eventsView(root: HTMLElement): void {
     h("option", { value: "" }, t("all")),
     ["near", "overdue"].map((s) => h("option", { value: s }, code("deadline", s))),
   );
+  const grade = h(
+    "select",
+    { id: "f-grade" },
+    h("option", { value: "" }, t("all")),
+    h("option", { value: "I,II,III,IV" }, t("graded_any")),
+    ["I", "II", "III", "IV"].map((g) => h("option", { value: g }, code("event_grade", g))),
+  );
   const district = h("select", { id: "f-district" }, h("option", { value: "" }, t("all")));
   const q = h("input", { id: "f-q", type: "search", maxlength: 100 });
   const result = h("div", { class: "list" });
@@ -32,6 +39,7 @@ export function eventsView(root: HTMLElement): void {
       const page = await events.list({
         status: status.value || undefined,
         deadline_state: deadline.value || undefined,
+        grade: grade.value ? grade.value.split(",") : undefined,
         district_id: district.value || undefined,
         q: q.value.trim() || undefined,
         limit: PAGE,
@@ -65,6 +73,8 @@ export function eventsView(root: HTMLElement): void {
     status,
     h("label", { for: "f-deadline" }, t("deadline")),
     deadline,
+    h("label", { for: "f-grade" }, t("event_grade")),
+    grade,
     h("label", { for: "f-district" }, t("area")),
     district,
     h("label", { for: "f-q" }, t("search")),
