@@ -61,6 +61,9 @@ CHROMIUM_ARGS = [
 PASSWORD = "demo-password-42"
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
 WALL = {"width": 1920, "height": 1080}
+# Assertions wait as long as actions do (the context's 15 s): on a loaded 2-core machine a login's argon2 hash
+# and the answer's render take more than Playwright's default 5 s now and then.
+expect.set_options(timeout=15_000)
 LAPTOP = {"width": 1366, "height": 768}
 IN_SHINAN = (120.3906, 36.0706)  # the centre of 市南区
 SHANGHAI = ZoneInfo("Asia/Shanghai")
