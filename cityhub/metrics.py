@@ -1,10 +1,10 @@
 """``GET /metrics``: the hub's metrics in Prometheus's text format, for the city's monitoring.
 
 What the processes count (requests, their durations, the scheduler's jobs: ``cityhub.kit.metrics``) and the
-city's state read from the database at scrape time — open events by status, near and overdue deadlines, the
-review queue, open alerts by warning level, telemetry dead letters waiting — so any process of a scale-out hub
-tells the same. Not public: a monitoring system scrapes with an API token of a ``monitor`` user (a role that
-may read metrics and nothing else) or an administrator's.
+city's state read from the database at scrape time — open events by status and emergencies by grade, near
+and overdue deadlines, the review queue, open alerts by warning level, telemetry dead letters waiting — so any
+process of a scale-out hub tells the same. Not public: a monitoring system scrapes with an API token of a
+``monitor`` user (a role that may read metrics and nothing else) or an administrator's.
 """
 
 from __future__ import annotations
@@ -25,10 +25,12 @@ from cityhub.access.principal import SYSTEM
 from cityhub.kit import metrics
 from cityhub.kit.timeutil import clock
 from cityhub.models.alert import Alert, AlertStatus
+from cityhub.models.event import Event, EventGrade, EventStatus
 from cityhub.models.telemetry import DeadLetter, DeadLetterStatus
 from cityhub.web import service as dashboard
 
 router = APIRouter(tags=["metrics"])
+FINAL = [status for status in EventStatus if not status.is_open]
 
 
 class CityState(Collector):
@@ -47,6 +49,14 @@ class CityState(Collector):
             .where(Alert.status != AlertStatus.CLEARED)
             .group_by(Alert.level)
         ).all()
+        graded: dict[EventGrade | None, int] = {
+            grade: count
+            for grade, count in session.execute(
+                select(Event.grade, func.count(Event.id))
+                .where(Event.grade.is_not(None), Event.status.not_in(FINAL))
+                .group_by(Event.grade)
+            )
+        }
         dead_letters = session.scalar(
             select(func.count(DeadLetter.id)).where(DeadLetter.status == DeadLetterStatus.PENDING)
         )
@@ -66,6 +76,12 @@ class CityState(Collector):
         )
         yield GaugeMetricFamily(
             "cityhub_events_supervised_open", "Open events under supervision (督办)", today.supervised_open
+        )
+        yield _labelled(
+            "cityhub_events_graded_open",
+            "Open emergencies, by grade (突发事件分级 I 特别重大 … IV 一般)",
+            "grade",
+            [(str(grade), graded.get(grade, 0)) for grade in EventGrade],
         )
         yield _labelled(
             "cityhub_events_today",

@@ -94,6 +94,7 @@ def test_requests_are_counted_by_route_template_and_the_city_state_is_read_live(
         }
         for title, lon in (("路面塌陷", 120.303), ("人行道砖松动", 120.318), ("沥青脱落", 120.334))
     ]
+    reports[0]["grade"] = "III"  # a collapse that hurt someone: an emergency
     created = [client.post("/api/v1/events", json=report, headers=dispatcher) for report in reports]
     assert all(r.status_code == 201 for r in created)
     for r in created:
@@ -130,6 +131,12 @@ def test_requests_are_counted_by_route_template_and_the_city_state_is_read_live(
     assert value(after, "cityhub_events_today", step="received") == summary["intake_today"]
     assert value(after, "cityhub_events_review_queue") == summary["review_queue"]
     assert value(after, "cityhub_telemetry_dead_letters_pending") == 0
+    graded = {
+        dict(labels)["grade"]: v
+        for (name, labels), v in after.items()
+        if name == "cityhub_events_graded_open"
+    }
+    assert graded == {"I": 0.0, "II": 0.0, "III": 1.0, "IV": 0.0}
 
 
 def test_scheduler_jobs_are_counted_with_their_outcome(client: TestClient, session: Session) -> None:
