@@ -91,7 +91,7 @@ ACT = 0.6
 REVIEW = 0.4  # the review queue waits a little for a dispatcher
 RESUME = 0.35
 SUPERVISE = 0.8
-GRADE = 0.5  # of the critical reports in hand, the share the centre grades as emergencies (Ⅳ mostly, some Ⅲ)
+GRADE = 0.5  # of the urgent hazards in hand, the share the centre grades as emergencies (Ⅳ mostly, some Ⅲ)
 GRADES: Mapping[EventGrade, float] = {EventGrade.IV: 80, EventGrade.III: 20}
 
 # Temperaments by bucket (0–99, from the event id): [low, high).
@@ -906,13 +906,18 @@ def _supervise(s: _Step) -> None:
         s.attempt("supervised", event.id, events.supervise, s.session, s.cast.supervisor, event.id, note)
 
 
+# The kinds of problem that may be an emergency (a gas leak, a burst main, a fallen tree), by category path.
+_HAZARDS = select(Category.id).where(Category.path.in_([r.category for r in texts.REPORTS if r.hazard]))
+
+
 def _grade(s: _Step) -> None:
-    """定级: the centre grades some of the critical reports being handled as emergencies; 较大 (Ⅲ) ones are
+    """定级: the centre grades some urgent reports of a kind that may be an emergency; 较大 (Ⅲ) ones are
     supervised from then on."""
     critical = s.session.scalars(
         select(Event)
         .where(
-            Event.urgency == Urgency.CRITICAL,
+            Event.urgency.in_((Urgency.URGENT, Urgency.CRITICAL)),
+            Event.category_id.in_(_HAZARDS),
             Event.grade.is_(None),
             Event.status.in_(WORKING),
             not_(_took("grade")),

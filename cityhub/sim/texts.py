@@ -41,6 +41,7 @@ class Report:
     urgent: float = 0.08
     critical: float = 0.0
     grid: bool = True  # whether a grid worker on patrol would see and report it
+    hazard: bool = False  # may be an emergency (突发事件): the centre grades some of its urgent reports
 
 
 _MUNICIPAL = "城乡建设/市政设施/"
@@ -133,6 +134,7 @@ REPORTS: tuple[Report, ...] = (
         weight=0.6,
         urgent=0.4,
         critical=0.6,
+        hazard=True,
     ),
     Report(
         _MUNICIPAL + "道路积水",
@@ -142,6 +144,7 @@ REPORTS: tuple[Report, ...] = (
         ("已组织排水抢险队伍到场抽排积水，并清理雨水口，道路恢复通行。",),
         sensor="{place}积水监测点报警，积水深度超过15厘米",
         urgent=0.3,
+        hazard=True,
     ),
     Report(
         _MUNICIPAL + "桥梁护栏损坏",
@@ -406,6 +409,7 @@ REPORTS: tuple[Report, ...] = (
         ("{place}{spot}一棵行道树被大风刮倒，压在人行道上，影响通行",),
         ("园林养护人员已到场清理倒伏树木，并将择期补植。",),
         urgent=0.3,
+        hazard=True,
     ),
     Report(
         _GREEN + "树木修剪",
@@ -450,6 +454,7 @@ REPORTS: tuple[Report, ...] = (
         ("已设置警戒区域，督促物业对外墙空鼓瓷砖进行排查清除。",),
         where="estate",
         urgent=0.3,
+        hazard=True,
     ),
     Report(
         "公共安全/社会治安/治安隐患",
@@ -494,6 +499,7 @@ REPORTS: tuple[Report, ...] = (
         ("已组织抢修，更换破损管段，恢复正常供水。",),
         sensor="{place}管网压力监测点报警，压力骤降，疑似管道爆裂",
         urgent=0.4,
+        hazard=True,
     ),
     Report(
         _HEATING + "暖气不热",
@@ -515,6 +521,7 @@ REPORTS: tuple[Report, ...] = (
         ("供热企业已抢修更换漏水管段，供热已恢复。",),
         urgent=0.3,
         weight=0.5,
+        hazard=True,
     ),
     Report(
         _PROPERTY + "电梯故障",
