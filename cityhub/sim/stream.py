@@ -419,6 +419,11 @@ def _left_to_staff(*, reported: bool = False) -> ColumnElement[bool]:
     return not_(exists(select(EventAction.id).where(*acted)))
 
 
+def _free(s: _Step, event: Event) -> bool:
+    """No one who can log in has acted on the event since reporting it (``_left_to_staff``)."""
+    return s.session.scalar(select(Event.id).where(Event.id == event.id, _left_to_staff())) is not None
+
+
 def _took(action: str) -> ColumnElement[bool]:
     """The event's timeline already holds this action."""
     return exists(
@@ -643,8 +648,8 @@ def _merge_duplicates(s: _Step) -> None:
     for event in s.due(duplicates, SUPERVISE):
         same = _same_problem(Event, event.category_id, event.address, event.created_at, since)
         target = s.session.scalar(select(Event).where(same).order_by(Event.created_at, Event.id).limit(1))
-        if target is None or target.id in s.touched:
-            continue
+        if target is None or target.id in s.touched or not _free(s, target):
+            continue  # an original a person has in hand is theirs to merge into
         principal = s.cast.dispatcher_for(event.district_id)
         note = s.pick(texts.MERGE_NOTES)
         s.attempt("merged", event.id, events.merge, s.session, principal, event.id, target.id, note)
